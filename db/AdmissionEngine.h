@@ -1,0 +1,61 @@
+#pragma once
+// Admission: decides, in one write transaction, whether a call may start.
+// A call is admitted only if its client is enabled and under its own limit
+// and the system is under the global limit; the slot it takes is a token the
+// database itself guards (schema.sql, "Limit guard").
+
+#include "db/Call.h"
+#include "db/Client.h"
+#include "db/Clock.h"
+#include "db/Connection.h"
+#include "db/GroupCommitWriter.h"
+
+#include <optional>
+#include <string>
+
+namespace calltrack::db {
+
+enum class Refusal { none, unknown_client, client_disabled, client_limit_reached, global_limit_reached };
+const char* toString(Refusal refusal);
+
+struct AdmitRequest {
+    std::string clientId;
+    std::optional<std::string> externalId;  // generated when absent
+    std::string provider = "api";
+    std::optional<std::string> metadataJson;
+    std::string source = "api";  // who asked: api, cli, ...
+};
+
+struct AdmitResult {
+    enum class Outcome {
+        admitted,  // a new call
+        existing,  // (client, external_id) was admitted before: that call, counted once
+        refused,
+    };
+    Outcome outcome = Outcome::refused;
+    Refusal refusal = Refusal::none;
+    std::optional<Call> call;
+    Usage client;
+    Usage global;
+};
+
+class AdmissionEngine {
+public:
+    AdmissionEngine(GroupCommitWriter& writer, const Clock& clock) : writer_(writer), clock_(clock) {}
+
+    // Validates (throws EngineError invalid_argument), then admits through the
+    // writer. Throws EngineError busy / storage_failure / deadline_exceeded.
+    AdmitResult admit(AdmitRequest request, Deadline deadline = noDeadline());
+
+    // The transaction body, for callers that compose several operations into
+    // one writer op (batches). `request` must have been validated.
+    static AdmitResult admitIn(Connection& c, int64_t nowMs, const AdmitRequest& request);
+    // Checks ids, provider and metadata; fills in a generated external id.
+    static void validate(AdmitRequest& request);
+
+private:
+    GroupCommitWriter& writer_;
+    const Clock& clock_;
+};
+
+}  // namespace calltrack::db

@@ -1,0 +1,268 @@
+#include "db/CallLifecycle.h"
+
+#include "db/CallTable.h"
+#include "db/EngineError.h"
+#include "db/EventLog.h"
+#include "db/TextRules.h"
+
+#include <vector>
+
+namespace calltrack::db {
+
+namespace {
+
+const char* const kUpdateCall =
+    "UPDATE calls SET state = ?2, updated_at = ?3, answered_at = ?4, ended_at = ?5, expires_at = ?6, "
+    "end_reason = ?7, last_sequence = ?8, version = version + 1 WHERE id = ?1";
+const char* const kExpired =
+    "SELECT id FROM calls WHERE ended_at IS NULL AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2";
+
+// Expiry of a live call after activity at `now`: LIFECYCLE.md invariant 5.
+int64_t expiryAfterActivity(const CallWithTimeouts& row, CallState state, int64_t now) {
+    const int64_t seconds = state == CallState::in_progress ? row.maxCallS : row.ringTimeoutS;
+    return now + seconds * 1000;
+}
+
+// Writes the call's new state; `call` is updated to what was written.
+void writeCall(Connection& c, Call& call, int64_t now) {
+    call.updatedAt = now;
+    ++call.version;
+    Query q(c, kUpdateCall);
+    q->bind(1, call.id);
+    q->bind(2, std::string(toString(call.state)));
+    q->bind(3, now);
+    if (call.answeredAt) q->bind(4, *call.answeredAt);
+    if (call.endedAt) q->bind(5, *call.endedAt);
+    if (call.expiresAt) q->bind(6, *call.expiresAt);
+    if (call.endReason) q->bind(7, *call.endReason);
+    if (call.lastSequence) q->bind(8, *call.lastSequence);
+    q.run();
+}
+
+void moveTo(Call& call, const CallWithTimeouts& row, CallState next, int64_t now,
+            const std::optional<std::string>& reason) {
+    call.state = next;
+    if (next == CallState::in_progress && !call.answeredAt) call.answeredAt = now;
+    if (isTerminal(next)) {
+        call.endedAt = now;
+        call.expiresAt.reset();
+        call.endReason = reason ? *reason : std::string(toString(next));
+    } else {
+        call.expiresAt = expiryAfterActivity(row, next, now);
+    }
+}
+
+void checkVersion(const Call& call, const std::optional<int64_t>& expected) {
+    if (expected && *expected != call.version) {
+        throw EngineError(ErrorCode::conflict, "call " + std::to_string(call.id) + " is at version " +
+                                                   std::to_string(call.version) + ", not " +
+                                                   std::to_string(*expected));
+    }
+}
+
+void validateRef(const CallRef& ref) {
+    if (ref.clientId) TextRules::requireClientId(*ref.clientId);
+    if (ref.externalId) TextRules::requireExternalId(*ref.externalId);
+    if (!ref.id && !(ref.clientId && ref.externalId)) {
+        throw EngineError(ErrorCode::invalid_argument, "a call is named by its id, or by client_id and external_id");
+    }
+}
+
+EngineError callNotFound(const CallRef& ref) {
+    if (ref.id) return EngineError(ErrorCode::not_found, "no call with id " + std::to_string(*ref.id));
+    return EngineError(ErrorCode::not_found, "no call " + ref.externalId.value_or("") + " for client " +
+                                                 ref.clientId.value_or(""));
+}
+
+EventRecord baseEvent(int64_t now, const Call& call, const char* kind, const std::string& source) {
+    EventRecord e;
+    e.at = now;
+    e.clientId = call.clientId;
+    e.callId = call.id;
+    e.externalId = call.externalId;
+    e.kind = kind;
+    e.source = source;
+    e.fromState = std::string(toString(call.state));
+    return e;
+}
+
+}  // namespace
+
+const char* toString(EventOutcome outcome) {
+    switch (outcome) {
+        case EventOutcome::applied: return "applied";
+        case EventOutcome::duplicate: return "duplicate";
+        case EventOutcome::out_of_order: return "out_of_order";
+        case EventOutcome::after_end: return "after_end";
+        case EventOutcome::unknown_call: return "unknown_call";
+    }
+    return "applied";
+}
+
+EventResult CallLifecycle::applyStatus(StatusEvent event, Deadline deadline) {
+    validateRef(event.call);
+    if (event.status == CallState::reserved) {
+        throw EngineError(ErrorCode::invalid_argument, "status reserved is set by admission, not by events");
+    }
+    return writer_.run([&](Connection& c) { return applyStatusIn(c, clock_.nowMs(), event); }, deadline);
+}
+
+EventResult CallLifecycle::heartbeat(CallRef call, std::string source, Deadline deadline) {
+    validateRef(call);
+    return writer_.run([&](Connection& c) { return heartbeatIn(c, clock_.nowMs(), call, source); }, deadline);
+}
+
+EventResult CallLifecycle::end(EndRequest request, Deadline deadline) {
+    validateRef(request.call);
+    return writer_.run([&](Connection& c) { return endIn(c, clock_.nowMs(), request); }, deadline);
+}
+
+int CallLifecycle::reapExpired(int maxCalls, Deadline deadline) {
+    return writer_.run([&](Connection& c) { return reapExpiredIn(c, clock_.nowMs(), maxCalls); }, deadline);
+}
+
+EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const StatusEvent& ev) {
+    EventResult result;
+    auto row = CallTable::find(c, ev.call);
+
+    EventRecord record;
+    record.at = now;
+    record.kind = "status";
+    record.status = std::string(toString(ev.status));
+    record.sequence = ev.sequence;
+    record.occurredAt = ev.occurredAtMs;
+    record.source = ev.source;
+    record.idempotencyKey = ev.eventId;
+
+    // A redelivery with a known event id: recorded (every delivery is in the
+    // history) but without the key, which stays with the first delivery.
+    if (ev.eventId && EventLog::outcomeForKey(c, *ev.eventId)) {
+        result.outcome = EventOutcome::duplicate;
+        result.detail = "event id already received";
+        record.idempotencyKey.reset();
+    }
+
+    if (!row) {
+        if (ev.call.id && !ev.call.externalId) throw callNotFound(ev.call);
+        record.clientId = ev.call.clientId;
+        record.externalId = ev.call.externalId;
+        if (result.outcome != EventOutcome::duplicate) {
+            result.outcome = EventOutcome::unknown_call;
+            result.detail = "no such call yet: recorded; a later admission of it sees this event";
+        }
+        record.outcome = toString(result.outcome);
+        record.reason = result.detail;
+        EventLog::append(c, record);
+        return result;
+    }
+
+    Call& call = row->call;
+    record.clientId = call.clientId;
+    record.callId = call.id;
+    record.externalId = call.externalId;
+    record.fromState = std::string(toString(call.state));
+
+    if (result.outcome != EventOutcome::duplicate) {
+        if (ev.sequence && EventLog::sequenceSeen(c, call.id, *ev.sequence)) {
+            result.outcome = EventOutcome::duplicate;
+            result.detail = "sequence " + std::to_string(*ev.sequence) + " already received";
+        } else if (!call.live()) {
+            result.outcome = ev.status == call.state ? EventOutcome::duplicate : EventOutcome::after_end;
+            result.detail = "call already ended as " + std::string(toString(call.state));
+        } else if (ev.status == call.state) {
+            result.outcome = EventOutcome::duplicate;
+            result.detail = "call is already " + std::string(toString(call.state));
+        } else if (rank(ev.status) < rank(call.state)) {
+            result.outcome = EventOutcome::out_of_order;
+            result.detail = "call is already " + std::string(toString(call.state));
+        } else {
+            checkVersion(call, ev.expectedVersion);
+            moveTo(call, *row, ev.status, now, ev.reason);
+            if (ev.sequence) call.lastSequence = std::max(call.lastSequence.value_or(*ev.sequence), *ev.sequence);
+            writeCall(c, call, now);
+            result.outcome = EventOutcome::applied;
+        }
+    }
+    record.outcome = toString(result.outcome);
+    if (result.outcome == EventOutcome::applied) {
+        record.toState = std::string(toString(call.state));
+        if (isTerminal(call.state)) record.reason = call.endReason;
+    } else {
+        record.reason = result.detail;
+    }
+    EventLog::append(c, record);
+    result.call = std::move(call);
+    return result;
+}
+
+EventResult CallLifecycle::heartbeatIn(Connection& c, int64_t now, const CallRef& ref, const std::string& source) {
+    auto row = CallTable::find(c, ref);
+    if (!row) throw callNotFound(ref);
+    Call& call = row->call;
+    EventRecord record = baseEvent(now, call, "heartbeat", source);
+    EventResult result;
+    if (!call.live()) {
+        result.outcome = EventOutcome::after_end;
+        result.detail = "call already ended as " + std::string(toString(call.state));
+        record.reason = result.detail;
+    } else {
+        call.expiresAt = expiryAfterActivity(*row, call.state, now);
+        writeCall(c, call, now);
+        record.toState = record.fromState;
+    }
+    record.outcome = toString(result.outcome);
+    EventLog::append(c, record);
+    result.call = std::move(call);
+    return result;
+}
+
+EventResult CallLifecycle::endIn(Connection& c, int64_t now, const EndRequest& req) {
+    auto row = CallTable::find(c, req.call);
+    if (!row) throw callNotFound(req.call);
+    Call& call = row->call;
+    EventRecord record = baseEvent(now, call, "end", req.source);
+    EventResult result;
+    if (!call.live()) {
+        result.outcome = EventOutcome::after_end;
+        result.detail = "call already ended as " + std::string(toString(call.state));
+        record.reason = result.detail;
+    } else {
+        checkVersion(call, req.expectedVersion);
+        const CallState next = call.state == CallState::in_progress ? CallState::completed : CallState::canceled;
+        moveTo(call, *row, next, now, req.reason.value_or("ended by " + req.source));
+        writeCall(c, call, now);
+        record.toState = std::string(toString(call.state));
+        record.reason = call.endReason;
+    }
+    record.outcome = toString(result.outcome);
+    EventLog::append(c, record);
+    result.call = std::move(call);
+    return result;
+}
+
+int CallLifecycle::reapExpiredIn(Connection& c, int64_t now, int maxCalls) {
+    std::vector<int64_t> ids;
+    {
+        Query q(c, kExpired);
+        q->bind(1, now);
+        q->bind(2, maxCalls);
+        while (q.step()) ids.push_back(q->getColumn(0).getInt64());
+    }
+    for (int64_t id : ids) {
+        auto row = CallTable::find(c, CallRef::byId(id));
+        if (!row || !row->call.live()) continue;
+        Call& call = row->call;
+        EventRecord record = baseEvent(now, call, "timeout", "reaper");
+        const int64_t silentMs = now - call.updatedAt;
+        moveTo(call, *row, CallState::timed_out, now,
+               "no event for " + std::to_string(silentMs / 1000) + " s while " +
+                   std::string(toString(call.state)));
+        writeCall(c, call, now);
+        record.toState = "timed_out";
+        record.reason = call.endReason;
+        EventLog::append(c, record);
+    }
+    return static_cast<int>(ids.size());
+}
+
+}  // namespace calltrack::db

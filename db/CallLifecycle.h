@@ -1,0 +1,74 @@
+#pragma once
+// Moves calls through their lifecycle: provider status events, heartbeats,
+// explicit ends and timeouts. Every input is recorded in call_events with its
+// outcome; only an event that moves the call forward changes it, and the
+// slot is released (by trigger) exactly once, at the first terminal state.
+
+#include "db/Call.h"
+#include "db/Clock.h"
+#include "db/Connection.h"
+#include "db/GroupCommitWriter.h"
+
+#include <optional>
+#include <string>
+
+namespace calltrack::db {
+
+enum class EventOutcome {
+    applied,       // the call moved forward
+    duplicate,     // this event (same id, same sequence, or same state) was seen before
+    out_of_order,  // earlier in the lifecycle than the call already is
+    after_end,     // the call had already ended
+    unknown_call,  // no such call (yet): recorded, and honoured if it is admitted later
+};
+const char* toString(EventOutcome outcome);
+
+struct StatusEvent {
+    CallRef call;
+    CallState status = CallState::initiated;
+    std::optional<int64_t> sequence;          // provider's per-call sequence number
+    std::optional<int64_t> occurredAtMs;      // provider's timestamp
+    std::optional<std::string> eventId;       // idempotency key (provider event id)
+    std::optional<int64_t> expectedVersion;   // optimistic check: conflict if the call changed
+    std::optional<std::string> reason;        // stored as end_reason on a terminal event
+    std::string source = "api";
+};
+
+struct EndRequest {
+    CallRef call;
+    std::optional<std::string> reason;
+    std::optional<int64_t> expectedVersion;
+    std::string source = "api";
+};
+
+struct EventResult {
+    EventOutcome outcome = EventOutcome::applied;
+    std::optional<Call> call;  // the call after the event (absent for unknown_call)
+    std::string detail;        // why it was not applied
+};
+
+class CallLifecycle {
+public:
+    CallLifecycle(GroupCommitWriter& writer, const Clock& clock) : writer_(writer), clock_(clock) {}
+
+    EventResult applyStatus(StatusEvent event, Deadline deadline = noDeadline());
+    // Extends a live call's expiry as if an event had come; no state change.
+    EventResult heartbeat(CallRef call, std::string source = "api", Deadline deadline = noDeadline());
+    // Ends a live call: completed if it was answered, canceled otherwise.
+    EventResult end(EndRequest request, Deadline deadline = noDeadline());
+    // Ends up to maxCalls calls whose expiry is at or before nowMs as
+    // timed_out, oldest expiry first. Returns how many it ended.
+    int reapExpired(int maxCalls, Deadline deadline = noDeadline());
+
+    // Transaction bodies, for composing into batches.
+    static EventResult applyStatusIn(Connection& c, int64_t nowMs, const StatusEvent& event);
+    static EventResult heartbeatIn(Connection& c, int64_t nowMs, const CallRef& call, const std::string& source);
+    static EventResult endIn(Connection& c, int64_t nowMs, const EndRequest& request);
+    static int reapExpiredIn(Connection& c, int64_t nowMs, int maxCalls);
+
+private:
+    GroupCommitWriter& writer_;
+    const Clock& clock_;
+};
+
+}  // namespace calltrack::db

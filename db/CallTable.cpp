@@ -1,0 +1,119 @@
+#include "db/CallTable.h"
+
+#include "db/EngineError.h"
+
+#include <ctime>
+
+namespace calltrack::db {
+
+namespace {
+
+#define CALL_COLUMNS                                                                     \
+    "c.id, c.client_id, c.external_id, c.provider, c.state, c.client_slot, c.would_refuse, " \
+    "c.last_sequence, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.expires_at, "  \
+    "c.end_reason, c.version, c.metadata"
+constexpr int kCallColumnCount = 16;
+
+std::optional<int64_t> optInt(const SQLite::Column& col) {
+    if (col.isNull()) return std::nullopt;
+    return col.getInt64();
+}
+std::optional<std::string> optText(const SQLite::Column& col) {
+    if (col.isNull()) return std::nullopt;
+    return col.getString();
+}
+
+Call readCall(SQLite::Statement& s) {
+    Call call;
+    call.id = s.getColumn(0).getInt64();
+    call.clientId = s.getColumn(1).getString();
+    call.externalId = s.getColumn(2).getString();
+    call.provider = s.getColumn(3).getString();
+    const auto state = parseCallState(s.getColumn(4).getText());
+    if (!state) throw EngineError(ErrorCode::internal, "unknown call state in database");
+    call.state = *state;
+    call.holdsSlot = !s.getColumn(5).isNull();
+    call.wouldRefuse = optText(s.getColumn(6));
+    call.lastSequence = optInt(s.getColumn(7));
+    call.createdAt = s.getColumn(8).getInt64();
+    call.updatedAt = s.getColumn(9).getInt64();
+    call.answeredAt = optInt(s.getColumn(10));
+    call.endedAt = optInt(s.getColumn(11));
+    call.expiresAt = optInt(s.getColumn(12));
+    call.endReason = optText(s.getColumn(13));
+    call.version = s.getColumn(14).getInt64();
+    call.metadata = optText(s.getColumn(15));
+    return call;
+}
+
+const char* const kFindById =
+    "SELECT " CALL_COLUMNS ", k.ring_timeout_s, k.max_call_s FROM calls c "
+    "JOIN clients k ON k.id = c.client_id WHERE c.id = ?1";
+const char* const kFindByExternal =
+    "SELECT " CALL_COLUMNS ", k.ring_timeout_s, k.max_call_s FROM calls c "
+    "JOIN clients k ON k.id = c.client_id WHERE c.client_id = ?1 AND c.external_id = ?2";
+
+// Newest first; the cursor is the last id seen, so pages stay stable while
+// new calls (with larger ids) arrive.
+const char* const kListAll =
+    "SELECT " CALL_COLUMNS " FROM calls c WHERE (?1 IS NULL OR c.client_id = ?1) "
+    "AND c.id < ?2 ORDER BY c.id DESC LIMIT ?3";
+const char* const kListActive =
+    "SELECT " CALL_COLUMNS " FROM calls c WHERE (?1 IS NULL OR c.client_id = ?1) "
+    "AND c.ended_at IS NULL AND c.id < ?2 ORDER BY c.id DESC LIMIT ?3";
+const char* const kListEnded =
+    "SELECT " CALL_COLUMNS " FROM calls c WHERE (?1 IS NULL OR c.client_id = ?1) "
+    "AND c.ended_at IS NOT NULL AND c.id < ?2 ORDER BY c.id DESC LIMIT ?3";
+
+}  // namespace
+
+std::optional<CallWithTimeouts> CallTable::find(Connection& c, const CallRef& ref) {
+    const bool byId = ref.id.has_value();
+    Query q(c, byId ? kFindById : kFindByExternal);
+    if (byId) {
+        q->bind(1, *ref.id);
+    } else {
+        if (!ref.clientId || !ref.externalId) {
+            throw EngineError(ErrorCode::invalid_argument, "a call is named by its id, or by client_id and external_id");
+        }
+        q->bind(1, *ref.clientId);
+        q->bind(2, *ref.externalId);
+    }
+    if (!q.step()) return std::nullopt;
+    CallWithTimeouts out{readCall(*q), q->getColumn(kCallColumnCount).getInt64(),
+                         q->getColumn(kCallColumnCount + 1).getInt64()};
+    // A scoped lookup must not reveal another client's call.
+    if (byId && ref.clientId && out.call.clientId != *ref.clientId) return std::nullopt;
+    return out;
+}
+
+std::optional<Call> CallTable::findById(Connection& c, int64_t id) {
+    auto found = find(c, CallRef::byId(id));
+    if (!found) return std::nullopt;
+    return std::move(found->call);
+}
+
+std::vector<Call> CallTable::list(Connection& c, const ListFilter& filter) {
+    const char* sql = filter.which == ListFilter::Which::active  ? kListActive
+                      : filter.which == ListFilter::Which::ended ? kListEnded
+                                                                 : kListAll;
+    Query q(c, sql);
+    if (filter.clientId) q->bind(1, *filter.clientId);
+    q->bind(2, filter.beforeId.value_or(INT64_MAX));
+    q->bind(3, filter.limit);
+    std::vector<Call> out;
+    while (q.step()) out.push_back(readCall(*q));
+    return out;
+}
+
+std::string isoTime(int64_t ms) {
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[40];
+    const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+    return buf;
+}
+
+}  // namespace calltrack::db

@@ -1,0 +1,50 @@
+#pragma once
+// A client (tenant) with its own concurrency limit, and the global limit.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace calltrack::db {
+
+enum class ClientMode { enforce, observe };
+
+struct Client {
+    std::string id;
+    std::string name;
+    int64_t maxConcurrent = 0;
+    bool enabled = true;
+    ClientMode mode = ClientMode::enforce;
+    int64_t ringTimeoutS = 60;
+    int64_t maxCallS = 4 * 3600;
+    int64_t active = 0;
+    int64_t refusedTotal = 0;
+    int64_t flaggedTotal = 0;
+    int64_t createdAt = 0;
+    int64_t updatedAt = 0;
+};
+
+// Fields to change; absent ones keep their value (or the default on create).
+struct ClientPatch {
+    std::optional<std::string> name;
+    std::optional<int64_t> maxConcurrent;
+    std::optional<bool> enabled;
+    std::optional<ClientMode> mode;
+    std::optional<int64_t> ringTimeoutS;
+    std::optional<int64_t> maxCallS;
+};
+
+struct Usage {
+    int64_t active = 0;
+    int64_t limit = 0;
+};
+
+struct GlobalSettings {
+    int64_t limit = 0;
+    int64_t active = 0;
+};
+
+const char* toString(ClientMode mode);
+std::optional<ClientMode> parseClientMode(const std::string& text);
+
+}  // namespace calltrack::db

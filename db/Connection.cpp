@@ -1,0 +1,42 @@
+#include "db/Connection.h"
+
+#include <sqlite3.h>
+
+namespace calltrack::db {
+
+namespace {
+int openFlags(const ConnectionOptions& options) {
+    if (options.readOnly) return SQLite::OPEN_READONLY;
+    return SQLite::OPEN_READWRITE | (options.create ? SQLite::OPEN_CREATE : 0);
+}
+}  // namespace
+
+Connection::Connection(const std::string& path, const ConnectionOptions& options)
+    : path_(path), db_(path, openFlags(options) | SQLITE_OPEN_NOMUTEX, options.busyTimeoutMs) {
+    // Pragmas are per connection; journal_mode=WAL is persistent in the file
+    // and is set by SchemaMigrator when the database is created.
+    db_.exec("PRAGMA foreign_keys = ON");
+    db_.exec("PRAGMA temp_store = MEMORY");
+    db_.exec(("PRAGMA cache_size = -" + std::to_string(options.cacheSizeKiB)).c_str());
+    if (options.readOnly) {
+        db_.exec("PRAGMA query_only = ON");
+    } else {
+        db_.exec(options.durability == Durability::full ? "PRAGMA synchronous = FULL"
+                                                         : "PRAGMA synchronous = NORMAL");
+        // Truncate the WAL back to this size after checkpoints so a burst does
+        // not leave a huge file behind.
+        db_.exec("PRAGMA journal_size_limit = 67108864");
+    }
+}
+
+SQLite::Statement& Connection::prepared(const char* sql) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+        it = statements_.emplace(sql, std::make_unique<SQLite::Statement>(db_, sql)).first;
+    }
+    return *it->second;
+}
+
+bool Connection::inAutocommit() const { return sqlite3_get_autocommit(db_.getHandle()) != 0; }
+
+}  // namespace calltrack::db

@@ -1,0 +1,64 @@
+#include "db/Database.h"
+
+#include "db/EngineError.h"
+#include "db/SchemaMigrator.h"
+
+#include <SQLiteCpp/Exception.h>
+
+#include <filesystem>
+
+namespace calltrack::db {
+
+namespace {
+
+ConnectionOptions writerConnection(const DatabaseOptions& o, bool create) {
+    ConnectionOptions c;
+    c.create = create;
+    c.busyTimeoutMs = o.busyTimeoutMs;
+    c.durability = o.durability;
+    return c;
+}
+
+template <class F>
+auto translateOpenErrors(const std::string& path, F&& fn) {
+    try {
+        return fn();
+    } catch (const SQLite::Exception& e) {
+        if (e.getErrorCode() == SQLITE_BUSY) {
+            throw EngineError(ErrorCode::busy, "database " + path + " is locked by another writer: " + e.what());
+        }
+        throw EngineError(ErrorCode::storage_failure, "cannot open database " + path + ": " + e.what());
+    }
+}
+
+}  // namespace
+
+const DatabaseOptions& Database::prepare(const DatabaseOptions& options) {
+    translateOpenErrors(options.path, [&] {
+        const bool exists = std::filesystem::exists(options.path);
+        if (!exists && !options.createIfMissing) {
+            throw EngineError(ErrorCode::no_database, "no database at " + options.path +
+                                                          " (create one with `calltrack migrate --db " +
+                                                          options.path + "`)");
+        }
+        Connection bootstrap(options.path, writerConnection(options, options.createIfMissing));
+        if (options.createIfMissing && SchemaMigrator::version(bootstrap) == 0) SchemaMigrator::migrate(bootstrap);
+        SchemaMigrator::requireCurrent(bootstrap);
+        return 0;
+    });
+    return options;
+}
+
+Database::Database(const DatabaseOptions& options)
+    : options_(prepare(options)),
+      writer_(options_.path, WriterOptions{writerConnection(options_, false), options_.maxBatch}),
+      readers_(options_.path, options_.readers, writerConnection(options_, false)) {}
+
+MigrationResult Database::migrate(const DatabaseOptions& options) {
+    return translateOpenErrors(options.path, [&] {
+        Connection c(options.path, writerConnection(options, true));
+        return SchemaMigrator::migrate(c);
+    });
+}
+
+}  // namespace calltrack::db

@@ -1,0 +1,44 @@
+#pragma once
+// An open calltrack database: checks (or creates) the schema, then owns the
+// process's single writer and its pool of read-only connections.
+
+#include "db/GroupCommitWriter.h"
+#include "db/ReadPool.h"
+#include "db/SchemaMigrator.h"
+
+#include <string>
+
+namespace calltrack::db {
+
+struct DatabaseOptions {
+    std::string path = "calltrack.db";
+    Durability durability = Durability::full;
+    int busyTimeoutMs = 5000;
+    size_t readers = 4;
+    size_t maxBatch = 512;
+    // Create the file and its schema when it does not exist (serve does;
+    // commands that only inspect or change an existing database do not).
+    bool createIfMissing = false;
+};
+
+class Database {
+public:
+    // Throws EngineError: no_database, schema_too_new, schema_too_old, busy, storage_failure.
+    explicit Database(const DatabaseOptions& options);
+
+    GroupCommitWriter& writer() { return writer_; }
+    ReadPool& readers() { return readers_; }
+    const DatabaseOptions& options() const { return options_; }
+
+    // For `migrate`: creates or upgrades the file at options.path.
+    static MigrationResult migrate(const DatabaseOptions& options);
+
+private:
+    static const DatabaseOptions& prepare(const DatabaseOptions& options);
+
+    DatabaseOptions options_;
+    GroupCommitWriter writer_;
+    ReadPool readers_;
+};
+
+}  // namespace calltrack::db

@@ -1,0 +1,203 @@
+#include "db/GroupCommitWriter.h"
+
+#include <sqlite3.h>
+
+#include <SQLiteCpp/Exception.h>
+
+namespace calltrack::db {
+
+namespace {
+
+// Errors after which SQLite may have rolled back the whole transaction (or
+// the connection cannot be trusted to go on with it): the batch fails whole.
+bool isBatchFatal(int primaryCode) {
+    switch (primaryCode) {
+        case SQLITE_IOERR:
+        case SQLITE_FULL:
+        case SQLITE_NOMEM:
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+        case SQLITE_CANTOPEN:
+        case SQLITE_READONLY:
+        case SQLITE_PROTOCOL:
+        case SQLITE_INTERRUPT: return true;
+        default: return false;
+    }
+}
+
+EngineError storageError(const char* what, const SQLite::Exception& e) {
+    const int code = e.getErrorCode();
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+        return EngineError(ErrorCode::busy,
+                           std::string("database is locked by another writer: ") + e.what());
+    }
+    return EngineError(ErrorCode::storage_failure,
+                       std::string(what) + " failed, nothing was written: " + e.what());
+}
+
+}  // namespace
+
+GroupCommitWriter::GroupCommitWriter(const std::string& path, const WriterOptions& options)
+    : path_(path), options_(options), connection_(path, options.connection) {
+    thread_ = std::thread([this] { loop(); });
+}
+
+GroupCommitWriter::~GroupCommitWriter() { stop(); }
+
+void GroupCommitWriter::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+WriterStats GroupCommitWriter::stats() const {
+    std::lock_guard lock(mutex_);
+    return stats_;
+}
+
+void GroupCommitWriter::enqueue(const std::vector<std::shared_ptr<PendingOp>>& ops) {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) throw EngineError(ErrorCode::shutting_down, "calltrack is shutting down");
+        for (const auto& op : ops) queue_.push_back(op);
+    }
+    wake_.notify_one();
+}
+
+void GroupCommitWriter::await(PendingOp& op) {
+    std::unique_lock lock(op.mutex);
+    if (op.deadline != Deadline::max()) {
+        if (!op.cv.wait_until(lock, op.deadline, [&] { return op.phase == Phase::done; })) {
+            if (op.phase == Phase::queued) {
+                // Not started: withdraw it, so nothing of it is ever written.
+                op.phase = Phase::cancelled;
+                throw EngineError(ErrorCode::deadline_exceeded,
+                                  "the database could not take the write before the deadline");
+            }
+            // Started: its outcome is decided by the commit; wait for it.
+        }
+    }
+    op.cv.wait(lock, [&] { return op.phase == Phase::done; });
+    if (op.error) std::rethrow_exception(op.error);
+}
+
+void GroupCommitWriter::finish(PendingOp& op, std::exception_ptr error) {
+    {
+        std::lock_guard lock(op.mutex);
+        if (error) {
+            op.error = std::move(error);
+            op.discardResult();
+        }
+        op.phase = Phase::done;
+    }
+    op.cv.notify_one();
+}
+
+void GroupCommitWriter::loop() {
+    std::vector<std::shared_ptr<PendingOp>> batch;
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stopping, and everything queued has run
+            while (!queue_.empty() && batch.size() < options_.maxBatch) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        runBatch(batch);
+        batch.clear();
+    }
+}
+
+void GroupCommitWriter::runBatch(std::vector<std::shared_ptr<PendingOp>>& batch) {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<PendingOp>> live;
+    live.reserve(batch.size());
+    for (auto& op : batch) {
+        std::unique_lock lock(op->mutex);
+        if (op->phase == Phase::cancelled) continue;
+        if (op->deadline < now) {
+            op->phase = Phase::done;
+            op->error = std::make_exception_ptr(EngineError(
+                ErrorCode::deadline_exceeded,
+                "the database could not take the write before the deadline"));
+            lock.unlock();
+            op->cv.notify_one();
+            continue;
+        }
+        op->phase = Phase::running;
+        live.push_back(op);
+    }
+    if (live.empty()) return;
+
+    std::exception_ptr batchError;
+    try {
+        Query(connection_, "BEGIN IMMEDIATE").run();
+    } catch (const SQLite::Exception& e) {
+        batchError = std::make_exception_ptr(storageError("BEGIN", e));
+    }
+
+    if (!batchError) {
+        for (auto& op : live) {
+            try {
+                Query(connection_, "SAVEPOINT op").run();
+                op->execute(connection_);
+                Query(connection_, "RELEASE op").run();
+            } catch (const SQLite::Exception& e) {
+                if (isBatchFatal(e.getErrorCode()) || connection_.inAutocommit()) {
+                    batchError = std::make_exception_ptr(storageError("write", e));
+                    break;
+                }
+                op->error = std::make_exception_ptr(EngineError(
+                    ErrorCode::internal, std::string("database rejected the write: ") + e.what()));
+                connection_.handle().tryExec("ROLLBACK TO op; RELEASE op");
+            } catch (...) {
+                op->error = std::current_exception();
+                if (connection_.inAutocommit()) {
+                    batchError = op->error;
+                    break;
+                }
+                connection_.handle().tryExec("ROLLBACK TO op; RELEASE op");
+            }
+        }
+    }
+
+    if (!batchError) {
+        try {
+            Query(connection_, "COMMIT").run();
+        } catch (const SQLite::Exception& e) {
+            batchError = std::make_exception_ptr(storageError("COMMIT", e));
+        }
+    }
+    if (batchError && !connection_.inAutocommit()) connection_.handle().tryExec("ROLLBACK");
+
+    {
+        std::lock_guard lock(mutex_);
+        if (batchError) {
+            ++stats_.failedBatches;
+            try {
+                std::rethrow_exception(batchError);
+            } catch (const EngineError& e) {
+                if (e.code() == ErrorCode::busy) ++stats_.busyBatches;
+            } catch (...) {
+            }
+        } else {
+            ++stats_.commits;
+            stats_.ops += live.size();
+            stats_.largestBatch = std::max<uint64_t>(stats_.largestBatch, live.size());
+        }
+    }
+    for (auto& op : live) {
+        // On a failed batch every op fails, including those whose own part
+        // succeeded: their writes were rolled back with the batch.
+        finish(*op, batchError ? batchError : op->error);
+    }
+}
+
+}  // namespace calltrack::db

@@ -1,0 +1,29 @@
+#include "db/TextRules.h"
+
+#include "db/EngineError.h"
+
+namespace calltrack::db {
+
+void TextRules::requireClientId(const std::string& id) {
+    bool ok = !id.empty() && id.size() <= 64;
+    for (char ch : id) {
+        const bool allowed = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                             ch == '.' || ch == '_' || ch == ':' || ch == '-';
+        ok = ok && allowed;
+    }
+    if (!ok) {
+        throw EngineError(ErrorCode::invalid_argument,
+                          "client_id must be 1 to 64 characters of A-Z a-z 0-9 . _ : -");
+    }
+}
+
+void TextRules::requireExternalId(const std::string& id) {
+    bool ok = !id.empty() && id.size() <= 128;
+    for (unsigned char ch : id) ok = ok && ch >= 0x20 && ch != 0x7F;
+    if (!ok) {
+        throw EngineError(ErrorCode::invalid_argument,
+                          "external_id must be 1 to 128 characters without control characters");
+    }
+}
+
+}  // namespace calltrack::db

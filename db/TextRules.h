@@ -1,0 +1,17 @@
+#pragma once
+// What identifiers may look like. The schema's CHECK constraints say the same;
+// checking here first gives the caller a message that names the field.
+
+#include <string>
+
+namespace calltrack::db {
+
+class TextRules {
+public:
+    // 1-64 characters from [A-Za-z0-9._:-]
+    static void requireClientId(const std::string& id);
+    // 1-128 printable characters
+    static void requireExternalId(const std::string& id);
+};
+
+}  // namespace calltrack::db

@@ -1,0 +1,287 @@
+-- calltrack schema: the one source of truth. Compiled into the binary at build
+-- time (db/SchemaSql.cpp is generated from this file) and applied to a fresh
+-- database in one transaction. Upgrades of existing databases are the numbered
+-- steps in db/Migrations.cpp; each step ends at the version below.
+--
+-- Conventions an operator can rely on in the sqlite3 shell:
+--   * times are INTEGER milliseconds since the Unix epoch (UTC) in tables and
+--     ISO-8601 text in the views (`*_at` columns);
+--   * a call is live ("active") while ended_at IS NULL; its state is then one of
+--     reserved, initiated, ringing, in_progress;
+--   * every limit is guarded by the database itself (see "Limit guard" below),
+--     so a hand-written INSERT cannot overbook a client or the system.
+--
+-- schema-version: 1
+
+PRAGMA user_version = 1;
+
+-- One row: system-wide settings and O(1) counters.
+CREATE TABLE settings (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    global_limit  INTEGER NOT NULL DEFAULT 100 CHECK (global_limit >= 0),
+    -- live slot-holding calls of all clients; maintained by triggers on calls
+    global_active INTEGER NOT NULL DEFAULT 0 CHECK (global_active >= 0),
+    updated_at    INTEGER NOT NULL DEFAULT 0
+) STRICT;
+INSERT INTO settings (id) VALUES (1);
+
+CREATE TABLE clients (
+    id               TEXT PRIMARY KEY
+                     CHECK (length(id) BETWEEN 1 AND 64 AND id NOT GLOB '*[^A-Za-z0-9._:-]*'),
+    name             TEXT NOT NULL CHECK (length(name) <= 200),
+    max_concurrent   INTEGER NOT NULL CHECK (max_concurrent >= 0),
+    enabled          INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    -- enforce: refuse over the limit. observe: admit everything, but a call
+    -- that enforce would have refused holds no slot and is flagged (would_refuse)
+    mode             TEXT NOT NULL DEFAULT 'enforce' CHECK (mode IN ('enforce', 'observe')),
+    -- a call not yet answered expires this long after its last event
+    ring_timeout_s   INTEGER NOT NULL DEFAULT 60 CHECK (ring_timeout_s > 0),
+    -- an answered call expires this long after its last event or heartbeat
+    max_call_s       INTEGER NOT NULL DEFAULT 14400 CHECK (max_call_s > 0),
+    -- live slot-holding calls; maintained by triggers on calls
+    active           INTEGER NOT NULL DEFAULT 0 CHECK (active >= 0),
+    refused_total    INTEGER NOT NULL DEFAULT 0,  -- admissions refused
+    flagged_total    INTEGER NOT NULL DEFAULT 0,  -- observe mode: admissions enforce would have refused
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE calls (
+    id            INTEGER PRIMARY KEY,
+    client_id     TEXT NOT NULL REFERENCES clients (id),
+    external_id   TEXT NOT NULL CHECK (length(external_id) BETWEEN 1 AND 128),
+    provider      TEXT NOT NULL DEFAULT 'api' CHECK (length(provider) BETWEEN 1 AND 32),
+    state         TEXT NOT NULL CHECK (state IN ('reserved', 'initiated', 'ringing', 'in_progress',
+                      'completed', 'busy', 'failed', 'no_answer', 'canceled', 'timed_out')),
+    -- Slot tokens (see "Limit guard"). NULL for an observe-mode call that holds
+    -- no slot; both set or both NULL.
+    client_slot   INTEGER CHECK (client_slot >= 1),
+    global_slot   INTEGER CHECK (global_slot >= 1),
+    -- observe mode: why enforce mode would have refused this call
+    would_refuse  TEXT CHECK (would_refuse IN ('client_disabled', 'client_limit_reached', 'global_limit_reached')),
+    last_sequence INTEGER,          -- highest provider sequence number seen
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    answered_at   INTEGER,
+    ended_at      INTEGER,
+    expires_at    INTEGER,          -- the reaper ends the call as timed_out after this
+    end_reason    TEXT,
+    version       INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1),
+    metadata      TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
+    UNIQUE (client_id, external_id),
+    CHECK ((client_slot IS NULL) = (global_slot IS NULL)),
+    CHECK ((ended_at IS NULL) = (state IN ('reserved', 'initiated', 'ringing', 'in_progress'))),
+    CHECK (ended_at IS NOT NULL OR expires_at IS NOT NULL),
+    CHECK (ended_at IS NULL OR expires_at IS NULL)
+) STRICT;
+
+-- Limit guard, part 1: a live call's slot numbers are unique among live calls.
+-- Part 2 (trigger calls_limit_guard): a new live call's slot numbers are
+-- within [1, limit] at the time it is inserted. Together: no commit can ever
+-- hold more live slot-holding calls than a limit, whoever the writer is.
+-- Calls admitted before a limit was lowered keep their (now out-of-range)
+-- slots until they end; LIFECYCLE.md invariants 1 and 2 allow exactly that.
+CREATE UNIQUE INDEX calls_live_client_slot ON calls (client_id, client_slot) WHERE ended_at IS NULL;
+CREATE UNIQUE INDEX calls_live_global_slot ON calls (global_slot) WHERE ended_at IS NULL;
+-- The reaper's index: only live calls are in it.
+CREATE INDEX calls_live_expiry ON calls (expires_at) WHERE ended_at IS NULL;
+-- Newest-first listings of ended calls per client.
+CREATE INDEX calls_client_recent ON calls (client_id, id);
+
+-- Free-slot hints so admission finds a slot number in O(log n). Maintained by
+-- the triggers below; the unique indexes above, not these tables, are the
+-- guarantee, so a wrong hint can cost a retry but never an overbooking.
+CREATE TABLE free_client_slots (
+    client_id TEXT NOT NULL REFERENCES clients (id),
+    slot      INTEGER NOT NULL CHECK (slot >= 1),
+    PRIMARY KEY (client_id, slot)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE free_global_slots (
+    slot INTEGER PRIMARY KEY CHECK (slot >= 1)
+) STRICT;
+
+-- Append-only history: every admission, refusal, received event (applied or
+-- not, and why), heartbeat, end and timeout.
+CREATE TABLE call_events (
+    id              INTEGER PRIMARY KEY,
+    at              INTEGER NOT NULL,
+    client_id       TEXT,           -- NULL only when the client is unknown
+    call_id         INTEGER REFERENCES calls (id),
+    external_id     TEXT,
+    kind            TEXT NOT NULL CHECK (kind IN ('admit', 'status', 'heartbeat', 'end', 'timeout')),
+    status          TEXT,           -- the status received or the state requested
+    outcome         TEXT NOT NULL CHECK (outcome IN ('admitted', 'refused', 'applied', 'duplicate',
+                        'out_of_order', 'after_end', 'unknown_call', 'rejected')),
+    reason          TEXT,           -- refusal reason, end reason or why not applied
+    from_state      TEXT,
+    to_state        TEXT,
+    sequence        INTEGER,        -- provider sequence number, if any
+    occurred_at     INTEGER,        -- when the provider says it happened
+    source          TEXT NOT NULL,  -- api, cli, reaper, twilio, ...
+    idempotency_key TEXT            -- provider event id; unique when present
+) STRICT;
+CREATE UNIQUE INDEX call_events_idempotency ON call_events (idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX call_events_by_call ON call_events (call_id, sequence) WHERE call_id IS NOT NULL;
+-- Events for calls not admitted yet (a terminal webhook that beat the admission).
+CREATE INDEX call_events_orphans ON call_events (client_id, external_id) WHERE call_id IS NULL;
+CREATE INDEX call_events_refusals ON call_events (client_id, at) WHERE outcome = 'refused';
+
+-- Singleton background jobs (reaper, later the bot scheduler): one holder at
+-- a time; another process takes over once expires_at has passed.
+CREATE TABLE leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    acquired_at INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+) STRICT;
+
+-- ---------------------------------------------------------------- triggers
+
+CREATE TRIGGER calls_limit_guard BEFORE INSERT ON calls
+WHEN NEW.ended_at IS NULL
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: client_limit_reached: client_slot is above the client''s max_concurrent')
+    WHERE NEW.client_slot > (SELECT max_concurrent FROM clients WHERE id = NEW.client_id);
+    SELECT RAISE(ABORT, 'calltrack: global_limit_reached: global_slot is above settings.global_limit')
+    WHERE NEW.global_slot > (SELECT global_limit FROM settings WHERE id = 1);
+    SELECT RAISE(ABORT, 'calltrack: client_disabled: a disabled client cannot take a slot')
+    WHERE NEW.client_slot IS NOT NULL AND (SELECT enabled FROM clients WHERE id = NEW.client_id) = 0;
+    SELECT RAISE(ABORT, 'calltrack: a live call of an enforce-mode client must hold a slot')
+    WHERE NEW.client_slot IS NULL AND (SELECT mode FROM clients WHERE id = NEW.client_id) <> 'observe';
+END;
+
+CREATE TRIGGER calls_slots_immutable BEFORE UPDATE OF client_id, client_slot, global_slot, external_id ON calls
+WHEN NEW.client_id IS NOT OLD.client_id OR NEW.client_slot IS NOT OLD.client_slot
+  OR NEW.global_slot IS NOT OLD.global_slot OR NEW.external_id IS NOT OLD.external_id
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: a call''s client, external id and slots never change');
+END;
+
+-- Forward only: reserved < initiated < ringing < in_progress < terminal, and a
+-- terminal state is final (LIFECYCLE.md invariant 4).
+CREATE TRIGGER calls_forward_only BEFORE UPDATE OF state ON calls
+WHEN NEW.state IS NOT OLD.state AND (
+    OLD.ended_at IS NOT NULL OR
+    (CASE NEW.state WHEN 'reserved' THEN 0 WHEN 'initiated' THEN 1 WHEN 'ringing' THEN 2
+                    WHEN 'in_progress' THEN 3 ELSE 4 END) <
+    (CASE OLD.state WHEN 'reserved' THEN 0 WHEN 'initiated' THEN 1 WHEN 'ringing' THEN 2
+                    WHEN 'in_progress' THEN 3 ELSE 4 END))
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: call state moves forward only and a terminal state is final');
+END;
+
+CREATE TRIGGER calls_no_delete_live BEFORE DELETE ON calls
+WHEN OLD.ended_at IS NULL
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: a live call cannot be deleted; end it first');
+END;
+
+-- Slot taken: count it and drop the free-slot hints.
+CREATE TRIGGER calls_slot_taken AFTER INSERT ON calls
+WHEN NEW.ended_at IS NULL AND NEW.client_slot IS NOT NULL
+BEGIN
+    UPDATE clients SET active = active + 1 WHERE id = NEW.client_id;
+    UPDATE settings SET global_active = global_active + 1 WHERE id = 1;
+    DELETE FROM free_client_slots WHERE client_id = NEW.client_id AND slot = NEW.client_slot;
+    DELETE FROM free_global_slots WHERE slot = NEW.global_slot;
+END;
+
+CREATE TRIGGER calls_flagged AFTER INSERT ON calls
+WHEN NEW.would_refuse IS NOT NULL
+BEGIN
+    UPDATE clients SET flagged_total = flagged_total + 1 WHERE id = NEW.client_id;
+END;
+
+-- Slot released: runs exactly once per call, because the only way out of a
+-- live state is into a terminal one, and terminal states are final.
+CREATE TRIGGER calls_slot_released AFTER UPDATE OF ended_at ON calls
+WHEN OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL AND OLD.client_slot IS NOT NULL
+BEGIN
+    UPDATE clients SET active = active - 1 WHERE id = OLD.client_id;
+    UPDATE settings SET global_active = global_active - 1 WHERE id = 1;
+    INSERT OR IGNORE INTO free_client_slots (client_id, slot) VALUES (OLD.client_id, OLD.client_slot);
+    INSERT OR IGNORE INTO free_global_slots (slot) VALUES (OLD.global_slot);
+END;
+
+CREATE TRIGGER call_events_refusal_count AFTER INSERT ON call_events
+WHEN NEW.outcome = 'refused' AND NEW.client_id IS NOT NULL
+BEGIN
+    UPDATE clients SET refused_total = refused_total + 1 WHERE id = NEW.client_id;
+END;
+
+CREATE TRIGGER call_events_no_update BEFORE UPDATE ON call_events
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: call_events is append-only');
+END;
+
+CREATE TRIGGER call_events_no_delete BEFORE DELETE ON call_events
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: call_events is append-only');
+END;
+
+-- ------------------------------------------------------------------- views
+-- For operators: sqlite3 calltrack.db 'select * from <view>'
+
+CREATE VIEW active_calls AS
+SELECT c.id,
+       c.client_id,
+       c.external_id,
+       c.state,
+       c.provider,
+       CASE WHEN c.client_slot IS NULL THEN 'no (observe: ' || c.would_refuse || ')' ELSE 'yes' END AS holds_slot,
+       strftime('%Y-%m-%dT%H:%M:%fZ', c.created_at / 1000.0, 'unixepoch') AS admitted_at,
+       strftime('%Y-%m-%dT%H:%M:%fZ', c.answered_at / 1000.0, 'unixepoch') AS answered_at,
+       strftime('%Y-%m-%dT%H:%M:%fZ', c.expires_at / 1000.0, 'unixepoch') AS expires_at,
+       CAST((c.expires_at - (julianday('now') - 2440587.5) * 86400000.0) / 1000 AS INTEGER) AS expires_in_s
+FROM calls c
+WHERE c.ended_at IS NULL
+ORDER BY c.id;
+
+CREATE VIEW client_utilization AS
+SELECT c.id AS client_id,
+       c.name,
+       c.mode,
+       CASE c.enabled WHEN 1 THEN 'yes' ELSE 'no' END AS enabled,
+       c.active,
+       c.max_concurrent AS "limit",
+       CASE WHEN c.max_concurrent = 0 THEN NULL
+            ELSE round(100.0 * c.active / c.max_concurrent, 1) END AS percent,
+       (SELECT count(*) FROM calls x
+         WHERE x.client_id = c.id AND x.ended_at IS NULL AND x.client_slot IS NULL) AS unslotted_active,
+       c.refused_total,
+       c.flagged_total
+FROM clients c
+ORDER BY c.id;
+
+CREATE VIEW global_utilization AS
+SELECT s.global_active AS active,
+       s.global_limit AS "limit",
+       CASE WHEN s.global_limit = 0 THEN NULL
+            ELSE round(100.0 * s.global_active / s.global_limit, 1) END AS percent,
+       (SELECT count(*) FROM clients) AS clients
+FROM settings s;
+
+CREATE VIEW call_history AS
+SELECT e.id,
+       strftime('%Y-%m-%dT%H:%M:%fZ', e.at / 1000.0, 'unixepoch') AS at,
+       e.client_id,
+       e.call_id,
+       e.external_id,
+       e.kind,
+       e.status,
+       e.outcome,
+       e.reason,
+       e.from_state,
+       e.to_state,
+       e.sequence,
+       e.source
+FROM call_events e
+ORDER BY e.id;
+
+CREATE VIEW lease_holders AS
+SELECT name,
+       holder,
+       strftime('%Y-%m-%dT%H:%M:%fZ', acquired_at / 1000.0, 'unixepoch') AS acquired_at,
+       strftime('%Y-%m-%dT%H:%M:%fZ', expires_at / 1000.0, 'unixepoch') AS expires_at
+FROM leases;
