@@ -11,6 +11,11 @@
 --   * every limit is guarded by the database itself (see "Limit guard" below),
 --     so a hand-written INSERT cannot overbook a client or the system.
 --
+-- Why CHECKs say (x = 'a' OR x = 'b') and not x IN ('a', 'b'): SQLite 3.40
+-- builds a temporary index for a constant IN list each time a CHECK runs;
+-- on the admission path that was the single largest cost (measured with
+-- callgrind: 9 temporary b-trees per admit+end pair).
+--
 -- schema-version: 1
 
 PRAGMA user_version = 1;
@@ -33,14 +38,14 @@ CREATE TABLE clients (
     enabled          INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
     -- enforce: refuse over the limit. observe: admit everything, but a call
     -- that enforce would have refused holds no slot and is flagged (would_refuse)
-    mode             TEXT NOT NULL DEFAULT 'enforce' CHECK (mode IN ('enforce', 'observe')),
+    mode             TEXT NOT NULL DEFAULT 'enforce' CHECK ((mode = 'enforce' OR mode = 'observe')),
     -- a call not yet answered expires this long after its last event
     ring_timeout_s   INTEGER NOT NULL DEFAULT 60 CHECK (ring_timeout_s > 0),
     -- an answered call expires this long after its last event or heartbeat
     max_call_s       INTEGER NOT NULL DEFAULT 14400 CHECK (max_call_s > 0),
     -- live slot-holding calls; maintained by triggers on calls
     active           INTEGER NOT NULL DEFAULT 0 CHECK (active >= 0),
-    refused_total    INTEGER NOT NULL DEFAULT 0,  -- admissions refused
+    refused_total    INTEGER NOT NULL DEFAULT 0,  -- admissions refused (kept by the engine)
     flagged_total    INTEGER NOT NULL DEFAULT 0,  -- observe mode: admissions enforce would have refused
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL
@@ -51,16 +56,18 @@ CREATE TABLE calls (
     client_id     TEXT NOT NULL REFERENCES clients (id),
     external_id   TEXT NOT NULL CHECK (length(external_id) BETWEEN 1 AND 128),
     provider      TEXT NOT NULL DEFAULT 'api' CHECK (length(provider) BETWEEN 1 AND 32),
-    state         TEXT NOT NULL CHECK (state IN ('reserved', 'initiated', 'ringing', 'in_progress',
-                      'completed', 'busy', 'failed', 'no_answer', 'canceled', 'timed_out')),
+    state         TEXT NOT NULL CHECK ((state = 'reserved' OR state = 'initiated' OR state = 'ringing' OR state = 'in_progress' OR state = 'completed' OR state = 'busy' OR state = 'failed' OR state = 'no_answer' OR state = 'canceled' OR state = 'timed_out')),
     -- Slot tokens (see "Limit guard"). NULL for an observe-mode call that holds
     -- no slot; both set or both NULL.
     client_slot   INTEGER CHECK (client_slot >= 1),
     global_slot   INTEGER CHECK (global_slot >= 1),
     -- observe mode: why enforce mode would have refused this call
-    would_refuse  TEXT CHECK (would_refuse IN ('client_disabled', 'client_limit_reached', 'global_limit_reached')),
+    would_refuse  TEXT CHECK ((would_refuse = 'client_disabled' OR would_refuse = 'client_limit_reached' OR would_refuse = 'global_limit_reached')),
     last_sequence INTEGER,          -- highest provider sequence number seen
     created_at    INTEGER NOT NULL,
+    -- NULL while the call is known only from a provider's terminal event that
+    -- arrived before any admission; such a call is ended and never holds a slot
+    admitted_at   INTEGER,
     updated_at    INTEGER NOT NULL,
     answered_at   INTEGER,
     ended_at      INTEGER,
@@ -70,9 +77,10 @@ CREATE TABLE calls (
     metadata      TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
     UNIQUE (client_id, external_id),
     CHECK ((client_slot IS NULL) = (global_slot IS NULL)),
-    CHECK ((ended_at IS NULL) = (state IN ('reserved', 'initiated', 'ringing', 'in_progress'))),
+    CHECK ((ended_at IS NULL) = ((state = 'reserved' OR state = 'initiated' OR state = 'ringing' OR state = 'in_progress'))),
     CHECK (ended_at IS NOT NULL OR expires_at IS NOT NULL),
-    CHECK (ended_at IS NULL OR expires_at IS NULL)
+    CHECK (ended_at IS NULL OR expires_at IS NULL),
+    CHECK (admitted_at IS NOT NULL OR ended_at IS NOT NULL)
 ) STRICT;
 
 -- Limit guard, part 1: a live call's slot numbers are unique among live calls.
@@ -109,10 +117,9 @@ CREATE TABLE call_events (
     client_id       TEXT,           -- NULL only when the client is unknown
     call_id         INTEGER REFERENCES calls (id),
     external_id     TEXT,
-    kind            TEXT NOT NULL CHECK (kind IN ('admit', 'status', 'heartbeat', 'end', 'timeout')),
+    kind            TEXT NOT NULL CHECK ((kind = 'admit' OR kind = 'status' OR kind = 'heartbeat' OR kind = 'end' OR kind = 'timeout')),
     status          TEXT,           -- the status received or the state requested
-    outcome         TEXT NOT NULL CHECK (outcome IN ('admitted', 'refused', 'applied', 'duplicate',
-                        'out_of_order', 'after_end', 'unknown_call', 'rejected')),
+    outcome         TEXT NOT NULL CHECK ((outcome = 'admitted' OR outcome = 'refused' OR outcome = 'applied' OR outcome = 'duplicate' OR outcome = 'out_of_order' OR outcome = 'after_end' OR outcome = 'unknown_call' OR outcome = 'rejected')),
     reason          TEXT,           -- refusal reason, end reason or why not applied
     from_state      TEXT,
     to_state        TEXT,
@@ -122,7 +129,10 @@ CREATE TABLE call_events (
     idempotency_key TEXT            -- provider event id; unique when present
 ) STRICT;
 CREATE UNIQUE INDEX call_events_idempotency ON call_events (idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE INDEX call_events_by_call ON call_events (call_id, sequence) WHERE call_id IS NOT NULL;
+-- Duplicate detection by provider sequence number. Events without one
+-- (admissions, ends, timeouts: the hot path) stay out of every index but the
+-- primary key; a call's history is found through this index or a scan.
+CREATE INDEX call_events_by_sequence ON call_events (call_id, sequence) WHERE sequence IS NOT NULL;
 -- Events for calls not admitted yet (a terminal webhook that beat the admission).
 CREATE INDEX call_events_orphans ON call_events (client_id, external_id) WHERE call_id IS NULL;
 CREATE INDEX call_events_refusals ON call_events (client_id, at) WHERE outcome = 'refused';
@@ -141,14 +151,18 @@ CREATE TABLE leases (
 CREATE TRIGGER calls_limit_guard BEFORE INSERT ON calls
 WHEN NEW.ended_at IS NULL
 BEGIN
-    SELECT RAISE(ABORT, 'calltrack: client_limit_reached: client_slot is above the client''s max_concurrent')
-    WHERE NEW.client_slot > (SELECT max_concurrent FROM clients WHERE id = NEW.client_id);
-    SELECT RAISE(ABORT, 'calltrack: global_limit_reached: global_slot is above settings.global_limit')
-    WHERE NEW.global_slot > (SELECT global_limit FROM settings WHERE id = 1);
-    SELECT RAISE(ABORT, 'calltrack: client_disabled: a disabled client cannot take a slot')
-    WHERE NEW.client_slot IS NOT NULL AND (SELECT enabled FROM clients WHERE id = NEW.client_id) = 0;
-    SELECT RAISE(ABORT, 'calltrack: a live call of an enforce-mode client must hold a slot')
-    WHERE NEW.client_slot IS NULL AND (SELECT mode FROM clients WHERE id = NEW.client_id) <> 'observe';
+    SELECT CASE
+        WHEN NEW.client_slot > k.max_concurrent THEN
+            RAISE(ABORT, 'calltrack: client_limit_reached: client_slot is above the client''s max_concurrent')
+        WHEN NEW.global_slot > s.global_limit THEN
+            RAISE(ABORT, 'calltrack: global_limit_reached: global_slot is above settings.global_limit')
+        WHEN NEW.client_slot IS NOT NULL AND k.enabled = 0 THEN
+            RAISE(ABORT, 'calltrack: client_disabled: a disabled client cannot take a slot')
+        WHEN NEW.client_slot IS NULL AND k.mode <> 'observe' THEN
+            RAISE(ABORT, 'calltrack: a live call of an enforce-mode client must hold a slot')
+    END
+    FROM clients k, settings s
+    WHERE k.id = NEW.client_id AND s.id = 1;
 END;
 
 CREATE TRIGGER calls_slots_immutable BEFORE UPDATE OF client_id, client_slot, global_slot, external_id ON calls
@@ -177,20 +191,19 @@ BEGIN
     SELECT RAISE(ABORT, 'calltrack: a live call cannot be deleted; end it first');
 END;
 
--- Slot taken: count it and drop the free-slot hints.
-CREATE TRIGGER calls_slot_taken AFTER INSERT ON calls
-WHEN NEW.ended_at IS NULL AND NEW.client_slot IS NOT NULL
+-- Slot taken: count it and drop the free-slot hints. One trigger with
+-- conditional statements rather than several: each trigger firing costs a
+-- sub-program frame on the admission hot path.
+CREATE TRIGGER calls_admitted AFTER INSERT ON calls
 BEGIN
-    UPDATE clients SET active = active + 1 WHERE id = NEW.client_id;
-    UPDATE settings SET global_active = global_active + 1 WHERE id = 1;
+    UPDATE clients
+       SET active = active + (NEW.ended_at IS NULL AND NEW.client_slot IS NOT NULL),
+           flagged_total = flagged_total + (NEW.would_refuse IS NOT NULL)
+     WHERE id = NEW.client_id;
+    UPDATE settings SET global_active = global_active + 1
+     WHERE id = 1 AND NEW.ended_at IS NULL AND NEW.client_slot IS NOT NULL;
     DELETE FROM free_client_slots WHERE client_id = NEW.client_id AND slot = NEW.client_slot;
     DELETE FROM free_global_slots WHERE slot = NEW.global_slot;
-END;
-
-CREATE TRIGGER calls_flagged AFTER INSERT ON calls
-WHEN NEW.would_refuse IS NOT NULL
-BEGIN
-    UPDATE clients SET flagged_total = flagged_total + 1 WHERE id = NEW.client_id;
 END;
 
 -- Slot released: runs exactly once per call, because the only way out of a
@@ -202,12 +215,6 @@ BEGIN
     UPDATE settings SET global_active = global_active - 1 WHERE id = 1;
     INSERT OR IGNORE INTO free_client_slots (client_id, slot) VALUES (OLD.client_id, OLD.client_slot);
     INSERT OR IGNORE INTO free_global_slots (slot) VALUES (OLD.global_slot);
-END;
-
-CREATE TRIGGER call_events_refusal_count AFTER INSERT ON call_events
-WHEN NEW.outcome = 'refused' AND NEW.client_id IS NOT NULL
-BEGIN
-    UPDATE clients SET refused_total = refused_total + 1 WHERE id = NEW.client_id;
 END;
 
 CREATE TRIGGER call_events_no_update BEFORE UPDATE ON call_events
@@ -230,7 +237,7 @@ SELECT c.id,
        c.state,
        c.provider,
        CASE WHEN c.client_slot IS NULL THEN 'no (observe: ' || c.would_refuse || ')' ELSE 'yes' END AS holds_slot,
-       strftime('%Y-%m-%dT%H:%M:%fZ', c.created_at / 1000.0, 'unixepoch') AS admitted_at,
+       strftime('%Y-%m-%dT%H:%M:%fZ', c.admitted_at / 1000.0, 'unixepoch') AS admitted_at,
        strftime('%Y-%m-%dT%H:%M:%fZ', c.answered_at / 1000.0, 'unixepoch') AS answered_at,
        strftime('%Y-%m-%dT%H:%M:%fZ', c.expires_at / 1000.0, 'unixepoch') AS expires_at,
        CAST((c.expires_at - (julianday('now') - 2440587.5) * 86400000.0) / 1000 AS INTEGER) AS expires_in_s

@@ -66,7 +66,7 @@ void printClient(const db::Client& k) {
     t.add({"max_concurrent", std::to_string(k.maxConcurrent)});
     t.add({"active", std::to_string(k.active)});
     t.add({"enabled", yesNo(k.enabled)});
-    t.add({"mode", db::toString(k.mode)});
+    t.add({"mode", db::nameOf(k.mode)});
     t.add({"ring_timeout_s", std::to_string(k.ringTimeoutS)});
     t.add({"max_call_s", std::to_string(k.maxCallS)});
     t.add({"refused_total", std::to_string(k.refusedTotal)});
@@ -79,7 +79,7 @@ void printClient(const db::Client& k) {
 void printCalls(const std::vector<db::Call>& calls) {
     TextTable t({"id", "client", "external_id", "state", "slot", "admitted_at", "expires_at", "ended_at", "end_reason"});
     for (const auto& c : calls) {
-        t.add({std::to_string(c.id), c.clientId, c.externalId, std::string(db::toString(c.state)),
+        t.add({std::to_string(c.id), c.clientId, c.externalId, std::string(db::nameOf(c.state)),
                c.holdsSlot ? "yes" : (c.wouldRefuse ? "no (" + *c.wouldRefuse + ")" : "no"), db::isoTime(c.createdAt),
                optTime(c.expiresAt), optTime(c.endedAt), c.endReason.value_or("")});
     }
@@ -211,7 +211,7 @@ int runCli(int argc, char** argv) {
             Session s(common);
             TextTable t({"id", "name", "mode", "enabled", "active", "limit", "percent"});
             for (const auto& k : s.clients.list()) {
-                t.add({k.id, k.name, db::toString(k.mode), yesNo(k.enabled), std::to_string(k.active),
+                t.add({k.id, k.name, db::nameOf(k.mode), yesNo(k.enabled), std::to_string(k.active),
                        std::to_string(k.maxConcurrent), percent(k.active, k.maxConcurrent)});
             }
             t.print(std::cout);
@@ -250,13 +250,13 @@ int runCli(int argc, char** argv) {
             admitReq.metadataJson = admitMetadata;
             const auto r = s.admission.admit(admitReq);
             if (r.outcome == db::AdmitResult::Outcome::refused) {
-                std::cerr << "refused: " << db::toString(r.refusal) << " (client " << r.client.active << "/"
+                std::cerr << "refused: " << db::nameOf(r.refusal) << " (client " << r.client.active << "/"
                           << r.client.limit << ", global " << r.global.active << "/" << r.global.limit << ")\n";
                 return kRefused;
             }
             std::cout << (r.outcome == db::AdmitResult::Outcome::existing ? "existing" : "admitted") << " call "
                       << r.call->id << " external_id " << r.call->externalId << " state "
-                      << db::toString(r.call->state) << " (client " << r.client.active << "/" << r.client.limit
+                      << db::nameOf(r.call->state) << " (client " << r.client.active << "/" << r.client.limit
                       << ", global " << r.global.active << "/" << r.global.limit << ")";
             if (r.call->wouldRefuse) std::cout << " [observe: enforce would refuse: " << *r.call->wouldRefuse << "]";
             std::cout << "\n";
@@ -282,7 +282,7 @@ int runCli(int argc, char** argv) {
             endReq.reason = endReason.value_or("ended by hand (cli)");
             Session s(common);
             const auto r = s.lifecycle.end(endReq);
-            std::cout << "call " << r.call->id << " " << db::toString(r.outcome) << ": " << db::toString(r.call->state);
+            std::cout << "call " << r.call->id << " " << db::nameOf(r.outcome) << ": " << db::nameOf(r.call->state);
             if (!r.detail.empty()) std::cout << " (" << r.detail << ")";
             std::cout << "\n";
             return kOk;
@@ -319,7 +319,7 @@ int runCli(int argc, char** argv) {
             TextTable t({"scope", "mode", "enabled", "active", "limit", "percent", "refused", "flagged"});
             t.add({"GLOBAL", "", "", std::to_string(g.active), std::to_string(g.limit), percent(g.active, g.limit), "", ""});
             for (const auto& k : clients) {
-                t.add({k.id, db::toString(k.mode), yesNo(k.enabled), std::to_string(k.active),
+                t.add({k.id, db::nameOf(k.mode), yesNo(k.enabled), std::to_string(k.active),
                        std::to_string(k.maxConcurrent), percent(k.active, k.maxConcurrent),
                        std::to_string(k.refusedTotal), std::to_string(k.flaggedTotal)});
             }

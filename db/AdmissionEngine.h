@@ -16,13 +16,13 @@
 namespace calltrack::db {
 
 enum class Refusal { none, unknown_client, client_disabled, client_limit_reached, global_limit_reached };
-const char* toString(Refusal refusal);
+const char* nameOf(Refusal refusal);
 
 struct AdmitRequest {
     std::string clientId;
-    std::optional<std::string> externalId;  // generated when absent
+    std::optional<std::string> externalId{};  // generated when absent
     std::string provider = "api";
-    std::optional<std::string> metadataJson;
+    std::optional<std::string> metadataJson{};
     std::string source = "api";  // who asked: api, cli, ...
 };
 
@@ -34,7 +34,7 @@ struct AdmitResult {
     };
     Outcome outcome = Outcome::refused;
     Refusal refusal = Refusal::none;
-    std::optional<Call> call;
+    std::optional<Call> call{};
     Usage client;
     Usage global;
 };

@@ -16,16 +16,18 @@ struct Call {
     std::string provider;
     CallState state = CallState::reserved;
     bool holdsSlot = false;
-    std::optional<std::string> wouldRefuse;  // observe mode: why enforce would have refused
-    std::optional<int64_t> lastSequence;
+    std::optional<std::string> wouldRefuse{};  // observe mode: why enforce would have refused
+    std::optional<int64_t> lastSequence{};
     int64_t createdAt = 0;
+    // Absent while the call is known only from a provider's early terminal event.
+    std::optional<int64_t> admittedAt{};
     int64_t updatedAt = 0;
-    std::optional<int64_t> answeredAt;
-    std::optional<int64_t> endedAt;
-    std::optional<int64_t> expiresAt;
-    std::optional<std::string> endReason;
+    std::optional<int64_t> answeredAt{};
+    std::optional<int64_t> endedAt{};
+    std::optional<int64_t> expiresAt{};
+    std::optional<std::string> endReason{};
     int64_t version = 1;
-    std::optional<std::string> metadata;  // JSON text
+    std::optional<std::string> metadata{};  // JSON text
 
     bool live() const { return !endedAt.has_value(); }
 };
@@ -34,9 +36,9 @@ struct Call {
 // within a client. When both an id and a client are given, a call of another
 // client is reported as not found (the client cannot see it).
 struct CallRef {
-    std::optional<int64_t> id;
-    std::optional<std::string> clientId;
-    std::optional<std::string> externalId;
+    std::optional<int64_t> id{};
+    std::optional<std::string> clientId{};
+    std::optional<std::string> externalId{};
 
     static CallRef byId(int64_t id) { return CallRef{id, std::nullopt, std::nullopt}; }
     static CallRef byExternal(std::string client, std::string external) {

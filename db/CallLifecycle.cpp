@@ -14,6 +14,13 @@ namespace {
 const char* const kUpdateCall =
     "UPDATE calls SET state = ?2, updated_at = ?3, answered_at = ?4, ended_at = ?5, expires_at = ?6, "
     "end_reason = ?7, last_sequence = ?8, version = version + 1 WHERE id = ?1";
+// A terminal event for a call never admitted (the dialer crashed before its
+// admission returned, or the provider was faster): the call is recorded as
+// ended, without a slot, so a later admission finds it and takes no slot.
+const char* const kInsertEarlyEnded =
+    "INSERT INTO calls (client_id, external_id, provider, state, created_at, updated_at, ended_at, end_reason, "
+    "last_sequence) SELECT ?1, ?2, ?3, ?4, ?5, ?5, ?5, 'ended before admission', ?6 "
+    "WHERE EXISTS (SELECT 1 FROM clients WHERE id = ?1)";
 const char* const kExpired =
     "SELECT id FROM calls WHERE ended_at IS NULL AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2";
 
@@ -29,7 +36,7 @@ void writeCall(Connection& c, Call& call, int64_t now) {
     ++call.version;
     Query q(c, kUpdateCall);
     q->bind(1, call.id);
-    q->bind(2, std::string(toString(call.state)));
+    q->bindNoCopy(2, nameOf(call.state));
     q->bind(3, now);
     if (call.answeredAt) q->bind(4, *call.answeredAt);
     if (call.endedAt) q->bind(5, *call.endedAt);
@@ -46,7 +53,7 @@ void moveTo(Call& call, const CallWithTimeouts& row, CallState next, int64_t now
     if (isTerminal(next)) {
         call.endedAt = now;
         call.expiresAt.reset();
-        call.endReason = reason ? *reason : std::string(toString(next));
+        call.endReason = reason ? *reason : std::string(nameOf(next));
     } else {
         call.expiresAt = expiryAfterActivity(row, next, now);
     }
@@ -82,13 +89,13 @@ EventRecord baseEvent(int64_t now, const Call& call, const char* kind, const std
     e.externalId = call.externalId;
     e.kind = kind;
     e.source = source;
-    e.fromState = std::string(toString(call.state));
+    e.fromState = nameOf(call.state);
     return e;
 }
 
 }  // namespace
 
-const char* toString(EventOutcome outcome) {
+const char* nameOf(EventOutcome outcome) {
     switch (outcome) {
         case EventOutcome::applied: return "applied";
         case EventOutcome::duplicate: return "duplicate";
@@ -128,7 +135,7 @@ EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const Statu
     EventRecord record;
     record.at = now;
     record.kind = "status";
-    record.status = std::string(toString(ev.status));
+    record.status = nameOf(ev.status);
     record.sequence = ev.sequence;
     record.occurredAt = ev.occurredAtMs;
     record.source = ev.source;
@@ -148,9 +155,24 @@ EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const Statu
         record.externalId = ev.call.externalId;
         if (result.outcome != EventOutcome::duplicate) {
             result.outcome = EventOutcome::unknown_call;
-            result.detail = "no such call yet: recorded; a later admission of it sees this event";
+            result.detail = "no such call: recorded";
+            if (isTerminal(ev.status)) {
+                Query q(c, kInsertEarlyEnded);
+                q->bind(1, *ev.call.clientId);
+                q->bind(2, *ev.call.externalId);
+                q->bind(3, ev.source);
+                q->bindNoCopy(4, nameOf(ev.status));
+                q->bind(5, now);
+                if (ev.sequence) q->bind(6, *ev.sequence);
+                if (q.run() == 1) {
+                    record.callId = c.lastInsertRowid();
+                    record.toState = nameOf(ev.status);
+                    result.detail = "call not admitted yet: recorded as ended; its admission will hold no slot";
+                    result.call = CallTable::findById(c, *record.callId);
+                }
+            }
         }
-        record.outcome = toString(result.outcome);
+        record.outcome = nameOf(result.outcome);
         record.reason = result.detail;
         EventLog::append(c, record);
         return result;
@@ -160,7 +182,7 @@ EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const Statu
     record.clientId = call.clientId;
     record.callId = call.id;
     record.externalId = call.externalId;
-    record.fromState = std::string(toString(call.state));
+    record.fromState = nameOf(call.state);
 
     if (result.outcome != EventOutcome::duplicate) {
         if (ev.sequence && EventLog::sequenceSeen(c, call.id, *ev.sequence)) {
@@ -168,13 +190,13 @@ EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const Statu
             result.detail = "sequence " + std::to_string(*ev.sequence) + " already received";
         } else if (!call.live()) {
             result.outcome = ev.status == call.state ? EventOutcome::duplicate : EventOutcome::after_end;
-            result.detail = "call already ended as " + std::string(toString(call.state));
+            result.detail = std::string("call already ended as ") + nameOf(call.state);
         } else if (ev.status == call.state) {
             result.outcome = EventOutcome::duplicate;
-            result.detail = "call is already " + std::string(toString(call.state));
+            result.detail = std::string("call is already ") + nameOf(call.state);
         } else if (rank(ev.status) < rank(call.state)) {
             result.outcome = EventOutcome::out_of_order;
-            result.detail = "call is already " + std::string(toString(call.state));
+            result.detail = std::string("call is already ") + nameOf(call.state);
         } else {
             checkVersion(call, ev.expectedVersion);
             moveTo(call, *row, ev.status, now, ev.reason);
@@ -183,9 +205,9 @@ EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const Statu
             result.outcome = EventOutcome::applied;
         }
     }
-    record.outcome = toString(result.outcome);
+    record.outcome = nameOf(result.outcome);
     if (result.outcome == EventOutcome::applied) {
-        record.toState = std::string(toString(call.state));
+        record.toState = nameOf(call.state);
         if (isTerminal(call.state)) record.reason = call.endReason;
     } else {
         record.reason = result.detail;
@@ -203,14 +225,14 @@ EventResult CallLifecycle::heartbeatIn(Connection& c, int64_t now, const CallRef
     EventResult result;
     if (!call.live()) {
         result.outcome = EventOutcome::after_end;
-        result.detail = "call already ended as " + std::string(toString(call.state));
+        result.detail = std::string("call already ended as ") + nameOf(call.state);
         record.reason = result.detail;
     } else {
         call.expiresAt = expiryAfterActivity(*row, call.state, now);
         writeCall(c, call, now);
         record.toState = record.fromState;
     }
-    record.outcome = toString(result.outcome);
+    record.outcome = nameOf(result.outcome);
     EventLog::append(c, record);
     result.call = std::move(call);
     return result;
@@ -224,17 +246,17 @@ EventResult CallLifecycle::endIn(Connection& c, int64_t now, const EndRequest& r
     EventResult result;
     if (!call.live()) {
         result.outcome = EventOutcome::after_end;
-        result.detail = "call already ended as " + std::string(toString(call.state));
+        result.detail = std::string("call already ended as ") + nameOf(call.state);
         record.reason = result.detail;
     } else {
         checkVersion(call, req.expectedVersion);
         const CallState next = call.state == CallState::in_progress ? CallState::completed : CallState::canceled;
         moveTo(call, *row, next, now, req.reason.value_or("ended by " + req.source));
         writeCall(c, call, now);
-        record.toState = std::string(toString(call.state));
+        record.toState = nameOf(call.state);
         record.reason = call.endReason;
     }
-    record.outcome = toString(result.outcome);
+    record.outcome = nameOf(result.outcome);
     EventLog::append(c, record);
     result.call = std::move(call);
     return result;
@@ -255,8 +277,7 @@ int CallLifecycle::reapExpiredIn(Connection& c, int64_t now, int maxCalls) {
         EventRecord record = baseEvent(now, call, "timeout", "reaper");
         const int64_t silentMs = now - call.updatedAt;
         moveTo(call, *row, CallState::timed_out, now,
-               "no event for " + std::to_string(silentMs / 1000) + " s while " +
-                   std::string(toString(call.state)));
+               "no event for " + std::to_string(silentMs / 1000) + " s while " + nameOf(call.state));
         writeCall(c, call, now);
         record.toState = "timed_out";
         record.reason = call.endReason;

@@ -21,29 +21,29 @@ enum class EventOutcome {
     after_end,     // the call had already ended
     unknown_call,  // no such call (yet): recorded, and honoured if it is admitted later
 };
-const char* toString(EventOutcome outcome);
+const char* nameOf(EventOutcome outcome);
 
 struct StatusEvent {
     CallRef call;
     CallState status = CallState::initiated;
-    std::optional<int64_t> sequence;          // provider's per-call sequence number
-    std::optional<int64_t> occurredAtMs;      // provider's timestamp
-    std::optional<std::string> eventId;       // idempotency key (provider event id)
-    std::optional<int64_t> expectedVersion;   // optimistic check: conflict if the call changed
-    std::optional<std::string> reason;        // stored as end_reason on a terminal event
+    std::optional<int64_t> sequence{};          // provider's per-call sequence number
+    std::optional<int64_t> occurredAtMs{};      // provider's timestamp
+    std::optional<std::string> eventId{};       // idempotency key (provider event id)
+    std::optional<int64_t> expectedVersion{};   // optimistic check: conflict if the call changed
+    std::optional<std::string> reason{};        // stored as end_reason on a terminal event
     std::string source = "api";
 };
 
 struct EndRequest {
     CallRef call;
-    std::optional<std::string> reason;
-    std::optional<int64_t> expectedVersion;
+    std::optional<std::string> reason{};
+    std::optional<int64_t> expectedVersion{};
     std::string source = "api";
 };
 
 struct EventResult {
     EventOutcome outcome = EventOutcome::applied;
-    std::optional<Call> call;  // the call after the event (absent for unknown_call)
+    std::optional<Call> call{};  // the call after the event (absent for unknown_call)
     std::string detail;        // why it was not applied
 };
 

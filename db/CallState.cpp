@@ -6,7 +6,7 @@
 namespace calltrack::db {
 
 namespace {
-constexpr std::array<std::pair<CallState, std::string_view>, 10> kNames{{
+constexpr std::array<std::pair<CallState, const char*>, 10> kNames{{
     {CallState::reserved, "reserved"},
     {CallState::initiated, "initiated"},
     {CallState::ringing, "ringing"},
@@ -20,7 +20,7 @@ constexpr std::array<std::pair<CallState, std::string_view>, 10> kNames{{
 }};
 }  // namespace
 
-std::string_view toString(CallState state) {
+const char* nameOf(CallState state) {
     for (const auto& [s, name] : kNames)
         if (s == state) return name;
     return "unknown";
@@ -28,7 +28,7 @@ std::string_view toString(CallState state) {
 
 std::optional<CallState> parseCallState(std::string_view text) {
     for (const auto& [s, name] : kNames)
-        if (name == text) return s;
+        if (std::string_view(name) == text) return s;
     return std::nullopt;
 }
 

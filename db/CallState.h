@@ -21,7 +21,8 @@ enum class CallState {
     timed_out,
 };
 
-std::string_view toString(CallState state);
+// A static, NUL-terminated name (safe to bind without copying).
+const char* nameOf(CallState state);
 std::optional<CallState> parseCallState(std::string_view text);
 // Twilio's CallStatus values (queued, in-progress, no-answer, ...).
 std::optional<CallState> parseTwilioStatus(std::string_view text);

@@ -11,8 +11,8 @@ namespace {
 #define CALL_COLUMNS                                                                     \
     "c.id, c.client_id, c.external_id, c.provider, c.state, c.client_slot, c.would_refuse, " \
     "c.last_sequence, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.expires_at, "  \
-    "c.end_reason, c.version, c.metadata"
-constexpr int kCallColumnCount = 16;
+    "c.end_reason, c.version, c.metadata, c.admitted_at"
+constexpr int kCallColumnCount = 17;
 
 std::optional<int64_t> optInt(const SQLite::Column& col) {
     if (col.isNull()) return std::nullopt;
@@ -43,6 +43,7 @@ Call readCall(SQLite::Statement& s) {
     call.endReason = optText(s.getColumn(13));
     call.version = s.getColumn(14).getInt64();
     call.metadata = optText(s.getColumn(15));
+    call.admittedAt = optInt(s.getColumn(16));
     return call;
 }
 

@@ -24,10 +24,10 @@ public:
     static std::optional<Call> findById(Connection& c, int64_t id);
 
     struct ListFilter {
-        std::optional<std::string> clientId;
+        std::optional<std::string> clientId{};
         enum class Which { active, ended, all } which = Which::active;
         int64_t limit = 100;
-        std::optional<int64_t> beforeId;  // cursor: calls with a smaller id (newest first)
+        std::optional<int64_t> beforeId{};  // cursor: calls with a smaller id (newest first)
     };
     static std::vector<Call> list(Connection& c, const ListFilter& filter);
 };

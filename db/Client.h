@@ -26,12 +26,12 @@ struct Client {
 
 // Fields to change; absent ones keep their value (or the default on create).
 struct ClientPatch {
-    std::optional<std::string> name;
-    std::optional<int64_t> maxConcurrent;
-    std::optional<bool> enabled;
-    std::optional<ClientMode> mode;
-    std::optional<int64_t> ringTimeoutS;
-    std::optional<int64_t> maxCallS;
+    std::optional<std::string> name{};
+    std::optional<int64_t> maxConcurrent{};
+    std::optional<bool> enabled{};
+    std::optional<ClientMode> mode{};
+    std::optional<int64_t> ringTimeoutS{};
+    std::optional<int64_t> maxCallS{};
 };
 
 struct Usage {
@@ -44,7 +44,7 @@ struct GlobalSettings {
     int64_t active = 0;
 };
 
-const char* toString(ClientMode mode);
+const char* nameOf(ClientMode mode);
 std::optional<ClientMode> parseClientMode(const std::string& text);
 
 }  // namespace calltrack::db

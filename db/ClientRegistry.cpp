@@ -53,7 +53,7 @@ void validate(const std::string& id, const ClientPatch& p) {
 
 }  // namespace
 
-const char* toString(ClientMode mode) { return mode == ClientMode::observe ? "observe" : "enforce"; }
+const char* nameOf(ClientMode mode) { return mode == ClientMode::observe ? "observe" : "enforce"; }
 
 std::optional<ClientMode> parseClientMode(const std::string& text) {
     if (text == "enforce") return ClientMode::enforce;
@@ -82,7 +82,7 @@ Client ClientRegistry::putIn(Connection& c, int64_t now, const std::string& id, 
     q->bind(2, k.name);
     q->bind(3, k.maxConcurrent);
     q->bind(4, k.enabled ? 1 : 0);
-    q->bind(5, toString(k.mode));
+    q->bind(5, nameOf(k.mode));
     q->bind(6, k.ringTimeoutS);
     q->bind(7, k.maxCallS);
     q->bind(8, now);

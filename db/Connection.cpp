@@ -2,9 +2,25 @@
 
 #include <sqlite3.h>
 
+#include <mutex>
+
 namespace calltrack::db {
 
 namespace {
+
+// Process-wide SQLite settings, applied once before the first connection:
+// memory statistics off, which removes a global mutex from every allocation
+// SQLite makes (measured: ~10% of the admission path). Nothing else in the
+// process reads SQLite's memory statistics.
+void configureLibraryOnce() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        // SQLITE_MISUSE (ignored) if SQLite was already initialised by
+        // someone else in this process: then statistics simply stay on.
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    });
+}
+
 int openFlags(const ConnectionOptions& options) {
     if (options.readOnly) return SQLite::OPEN_READONLY;
     return SQLite::OPEN_READWRITE | (options.create ? SQLite::OPEN_CREATE : 0);
@@ -12,7 +28,7 @@ int openFlags(const ConnectionOptions& options) {
 }  // namespace
 
 Connection::Connection(const std::string& path, const ConnectionOptions& options)
-    : path_(path), db_(path, openFlags(options) | SQLITE_OPEN_NOMUTEX, options.busyTimeoutMs) {
+    : path_((configureLibraryOnce(), path)), db_(path, openFlags(options) | SQLITE_OPEN_NOMUTEX, options.busyTimeoutMs) {
     // Pragmas are per connection; journal_mode=WAL is persistent in the file
     // and is set by SchemaMigrator when the database is created.
     db_.exec("PRAGMA foreign_keys = ON");

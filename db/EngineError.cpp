@@ -2,7 +2,7 @@
 
 namespace calltrack::db {
 
-std::string_view toString(ErrorCode code) {
+std::string_view nameOf(ErrorCode code) {
     switch (code) {
         case ErrorCode::invalid_argument: return "invalid_argument";
         case ErrorCode::not_found: return "not_found";

@@ -22,7 +22,7 @@ enum class ErrorCode {
     internal,           // a bug: an unexpected constraint failure, say
 };
 
-std::string_view toString(ErrorCode code);
+std::string_view nameOf(ErrorCode code);
 
 class EngineError : public std::runtime_error {
 public:

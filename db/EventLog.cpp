@@ -21,11 +21,11 @@ int64_t EventLog::append(Connection& c, const EventRecord& e) {
     bindOpt(*q, 3, e.callId);
     bindOpt(*q, 4, e.externalId);
     q->bindNoCopy(5, e.kind);
-    bindOpt(*q, 6, e.status);
+    if (e.status) q->bindNoCopy(6, e.status);
     q->bindNoCopy(7, e.outcome);
     bindOpt(*q, 8, e.reason);
-    bindOpt(*q, 9, e.fromState);
-    bindOpt(*q, 10, e.toState);
+    if (e.fromState) q->bindNoCopy(9, e.fromState);
+    if (e.toState) q->bindNoCopy(10, e.toState);
     bindOpt(*q, 11, e.sequence);
     bindOpt(*q, 12, e.occurredAt);
     q->bind(13, e.source);

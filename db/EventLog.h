@@ -12,19 +12,19 @@ namespace calltrack::db {
 
 struct EventRecord {
     int64_t at = 0;
-    std::optional<std::string> clientId;
-    std::optional<int64_t> callId;
-    std::optional<std::string> externalId;
+    std::optional<std::string> clientId{};
+    std::optional<int64_t> callId{};
+    std::optional<std::string> externalId{};
     const char* kind = "status";  // admit, status, heartbeat, end, timeout
-    std::optional<std::string> status;
+    const char* status = nullptr;  // static names only (nameOf)
     const char* outcome = "applied";
-    std::optional<std::string> reason;
-    std::optional<std::string> fromState;
-    std::optional<std::string> toState;
-    std::optional<int64_t> sequence;
-    std::optional<int64_t> occurredAt;
+    std::optional<std::string> reason{};
+    const char* fromState = nullptr;
+    const char* toState = nullptr;
+    std::optional<int64_t> sequence{};
+    std::optional<int64_t> occurredAt{};
     std::string source = "api";
-    std::optional<std::string> idempotencyKey;
+    std::optional<std::string> idempotencyKey{};
 };
 
 class EventLog {

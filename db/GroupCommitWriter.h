@@ -131,7 +131,7 @@ private:
         }
         void discardResult() override { result.reset(); }
         F fn;
-        std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> result;
+        std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> result{};
     };
 
     void enqueue(const std::vector<std::shared_ptr<PendingOp>>& ops);

@@ -4,92 +4,75 @@ namespace calltrack::db {
 
 namespace {
 
-// The same search for both scopes; the client scope binds ?1 = client id.
-struct ScopeSql {
-    const char* freeHint;       // ?1 scope, ?2 limit -> smallest hinted free slot <= limit
-    const char* dropHint;       // ?1 scope, ?2 slot
-    const char* isLive;         // ?1 scope, ?2 slot -> a row if a live call holds it
-    const char* highWater;      // ?1 scope -> largest slot ever handed out and not forgotten
-    const char* liveAscending;  // ?1 scope -> live slots, ascending
-};
+// Both scopes in one step: the smallest hinted slot within the limit that no
+// live call holds. ?1 client id, ?2 client limit, ?3 global limit.
+const char* const kHinted =
+    "SELECT (SELECT f.slot FROM free_client_slots f WHERE f.client_id = ?1 AND f.slot <= ?2 "
+    "          AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.client_id = ?1 AND c.client_slot = f.slot "
+    "                          AND c.ended_at IS NULL) ORDER BY f.slot LIMIT 1), "
+    "       (SELECT g.slot FROM free_global_slots g WHERE g.slot <= ?3 "
+    "          AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.global_slot = g.slot AND c.ended_at IS NULL) "
+    "        ORDER BY g.slot LIMIT 1)";
 
-const ScopeSql kClientSql{
-    "SELECT slot FROM free_client_slots WHERE client_id = ?1 AND slot <= ?2 ORDER BY slot LIMIT 1",
-    "DELETE FROM free_client_slots WHERE client_id = ?1 AND slot = ?2",
-    "SELECT 1 FROM calls WHERE client_id = ?1 AND client_slot = ?2 AND ended_at IS NULL",
+// The next never-used slot: one above the highest live slot or hint. Free
+// slots and live slots together always cover 1..high water, so when no hint
+// is within the limit, this is the only other candidate.
+const char* const kClientHighWater =
     "SELECT max(coalesce((SELECT max(client_slot) FROM calls WHERE client_id = ?1 AND ended_at IS NULL), 0),"
-    "           coalesce((SELECT max(slot) FROM free_client_slots WHERE client_id = ?1), 0))",
+    "           coalesce((SELECT max(slot) FROM free_client_slots WHERE client_id = ?1), 0))";
+const char* const kGlobalHighWater =
+    "SELECT max(coalesce((SELECT max(global_slot) FROM calls WHERE ended_at IS NULL), 0),"
+    "           coalesce((SELECT max(slot) FROM free_global_slots), 0))";
+
+// Last resort when the hint tables were edited by hand: the first gap among
+// the live slots. O(live calls of the scope).
+const char* const kClientLive =
     "SELECT client_slot FROM calls WHERE client_id = ?1 AND ended_at IS NULL AND client_slot IS NOT NULL "
-    "ORDER BY client_slot",
-};
+    "ORDER BY client_slot";
+const char* const kGlobalLive =
+    "SELECT global_slot FROM calls WHERE ended_at IS NULL AND global_slot IS NOT NULL ORDER BY global_slot";
 
-// ?1 is bound but unused in the global scope, so both scopes share the code.
-const ScopeSql kGlobalSql{
-    "SELECT slot FROM free_global_slots WHERE ?1 IS NULL AND slot <= ?2 ORDER BY slot LIMIT 1",
-    "DELETE FROM free_global_slots WHERE ?1 IS NULL AND slot = ?2",
-    "SELECT 1 FROM calls WHERE ?1 IS NULL AND global_slot = ?2 AND ended_at IS NULL",
-    "SELECT max(coalesce((SELECT max(global_slot) FROM calls WHERE ?1 IS NULL AND ended_at IS NULL), 0),"
-    "           coalesce((SELECT max(slot) FROM free_global_slots WHERE ?1 IS NULL), 0))",
-    "SELECT global_slot FROM calls WHERE ?1 IS NULL AND ended_at IS NULL AND global_slot IS NOT NULL "
-    "ORDER BY global_slot",
-};
-
-void bindScope(SQLite::Statement& s, const std::string* scope) {
-    if (scope) s.bind(1, *scope);
-}
-
-std::optional<int64_t> allocate(Connection& c, const ScopeSql& sql, const std::string* scope, int64_t limit) {
-    if (limit <= 0) return std::nullopt;
-    // 1. A released slot (the usual case once traffic is steady).
-    for (;;) {
-        int64_t hinted = 0;
-        {
-            Query q(c, sql.freeHint);
-            bindScope(*q, scope);
-            q->bind(2, limit);
-            if (!q.step()) break;
-            hinted = q->getColumn(0).getInt64();
-        }
-        Query live(c, sql.isLive);
-        bindScope(*live, scope);
-        live->bind(2, hinted);
-        if (!live.step()) return hinted;
-        // Stale hint (someone wrote calls by hand): forget it and look again.
-        Query drop(c, sql.dropHint);
-        bindScope(*drop, scope);
-        drop->bind(2, hinted);
-        drop.run();
-    }
-    // 2. A never-used slot above everything handed out so far.
-    {
-        Query q(c, sql.highWater);
-        bindScope(*q, scope);
-        q.step();
-        const int64_t next = q->getColumn(0).getInt64() + 1;
-        if (next <= limit) return next;
-    }
-    // 3. Hints lost (hand-edited tables): find the first gap. O(live calls),
-    // reached only when the hint tables disagree with the calls table.
-    Query q(c, sql.liveAscending);
-    bindScope(*q, scope);
+int64_t firstGap(Query& q, int64_t limit) {
     int64_t expected = 1;
-    while (q.step() && expected <= limit) {
+    while (expected <= limit && q.step()) {
         const int64_t used = q->getColumn(0).getInt64();
         if (used > expected) return expected;
         if (used == expected) ++expected;
     }
-    if (expected <= limit) return expected;
-    return std::nullopt;
+    return expected <= limit ? expected : 0;
+}
+
+int64_t unhinted(Connection& c, const std::string* clientId, int64_t limit) {
+    {
+        Query q(c, clientId ? kClientHighWater : kGlobalHighWater);
+        if (clientId) q->bind(1, *clientId);
+        q.step();
+        const int64_t next = q->getColumn(0).getInt64() + 1;
+        if (next <= limit) return next;
+    }
+    Query q(c, clientId ? kClientLive : kGlobalLive);
+    if (clientId) q->bind(1, *clientId);
+    return firstGap(q, limit);
 }
 
 }  // namespace
 
-std::optional<int64_t> SlotAllocator::clientSlot(Connection& c, const std::string& clientId, int64_t limit) {
-    return allocate(c, kClientSql, &clientId, limit);
-}
-
-std::optional<int64_t> SlotAllocator::globalSlot(Connection& c, int64_t limit) {
-    return allocate(c, kGlobalSql, nullptr, limit);
+SlotAllocator::Slots SlotAllocator::allocate(Connection& c, const std::string& clientId, int64_t clientLimit,
+                                             int64_t globalLimit) {
+    Slots slots;
+    if (clientLimit <= 0 || globalLimit <= 0) return slots;
+    {
+        Query q(c, kHinted);
+        q->bind(1, clientId);
+        q->bind(2, clientLimit);
+        q->bind(3, globalLimit);
+        q.step();
+        if (!q->getColumn(0).isNull()) slots.client = q->getColumn(0).getInt64();
+        if (!q->getColumn(1).isNull()) slots.global = q->getColumn(1).getInt64();
+    }
+    if (slots.client == 0) slots.client = unhinted(c, &clientId, clientLimit);
+    if (slots.global == 0) slots.global = unhinted(c, nullptr, globalLimit);
+    return slots;
 }
 
 }  // namespace calltrack::db

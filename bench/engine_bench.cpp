@@ -1,0 +1,160 @@
+// Engine benchmark (issue 2, section 8). Prints Markdown for docs/PERFORMANCE.md.
+//
+//  1. Throughput: admit+end pairs per second, in-process, with 1, 8 and 32
+//     submitting threads, synchronous=FULL and NORMAL. Each thread admits a
+//     call and ends it, in a loop, for a fixed time.
+//  2. Admission latency with 1 000 vs 100 000 live calls: the two databases
+//     are measured in alternating rounds in the same run, so machine noise
+//     hits both alike; medians and their ratio are reported.
+//
+// Usage: engine_bench [--seconds S] [--rounds R] [--dir DIR]
+
+#include "db/AdmissionEngine.h"
+#include "db/CallLifecycle.h"
+#include "db/ClientRegistry.h"
+#include "db/Database.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace calltrack;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Fixture {
+    Fixture(const std::string& path, db::Durability durability) {
+        std::filesystem::remove(path);
+        std::filesystem::remove(path + "-wal");
+        std::filesystem::remove(path + "-shm");
+        db::DatabaseOptions o;
+        o.path = path;
+        o.durability = durability;
+        o.createIfMissing = true;
+        database = std::make_unique<db::Database>(o);
+        clients = std::make_unique<db::ClientRegistry>(database->writer(), database->readers(), clock);
+        admission = std::make_unique<db::AdmissionEngine>(database->writer(), clock);
+        lifecycle = std::make_unique<db::CallLifecycle>(database->writer(), clock);
+        clients->setGlobalLimit(10'000'000);
+        for (int i = 0; i < 8; ++i) clients->create("c" + std::to_string(i), db::ClientPatch{.maxConcurrent = 10'000'000});
+    }
+    db::SystemClock clock;
+    std::unique_ptr<db::Database> database;
+    std::unique_ptr<db::ClientRegistry> clients;
+    std::unique_ptr<db::AdmissionEngine> admission;
+    std::unique_ptr<db::CallLifecycle> lifecycle;
+};
+
+double throughput(const std::string& path, db::Durability durability, int threads, double seconds) {
+    Fixture f(path, durability);
+    std::atomic<bool> stop{false};
+    std::atomic<long> pairs{0};
+    std::vector<std::thread> workers;
+    const auto start = Clock::now();
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            long n = 0;
+            const std::string client = "c" + std::to_string(t % 8);
+            while (!stop.load(std::memory_order_relaxed)) {
+                auto r = f.admission->admit(
+                    {.clientId = client, .externalId = "t" + std::to_string(t) + "-" + std::to_string(n)});
+                f.lifecycle->end({.call = db::CallRef::byId(r.call->id)});
+                ++n;
+            }
+            pairs += n;
+        });
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    stop = true;
+    for (auto& w : workers) w.join();
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const auto stats = f.database->writer().stats();
+    std::fprintf(stderr, "  %s threads=%d: %ld pairs, %llu commits, largest batch %llu\n",
+                 durability == db::Durability::full ? "FULL" : "NORMAL", threads, pairs.load(),
+                 static_cast<unsigned long long>(stats.commits), static_cast<unsigned long long>(stats.largestBatch));
+    return static_cast<double>(pairs.load()) / elapsed;
+}
+
+// Fills the database with `live` live calls spread over the clients, in
+// large writer batches (one transaction per 5 000 admissions).
+void populate(Fixture& f, int live) {
+    int done = 0;
+    while (done < live) {
+        const int n = std::min(5000, live - done);
+        f.database->writer().run([&](db::Connection& c) {
+            for (int i = 0; i < n; ++i) {
+                db::AdmitRequest r{.clientId = "c" + std::to_string((done + i) % 8),
+                                   .externalId = "live-" + std::to_string(done + i)};
+                db::AdmissionEngine::admitIn(c, f.clock.nowMs() + 3'600'000, r);
+            }
+        });
+        done += n;
+    }
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// One round: `n` sequential admit+end pairs; per-admission latencies in µs.
+void latencyRound(Fixture& f, int n, int round, std::vector<double>& out) {
+    for (int i = 0; i < n; ++i) {
+        const auto t0 = Clock::now();
+        auto r = f.admission->admit({.clientId = "c" + std::to_string(i % 8),
+                                     .externalId = "r" + std::to_string(round) + "-" + std::to_string(i)});
+        const auto t1 = Clock::now();
+        f.lifecycle->end({.call = db::CallRef::byId(r.call->id)});
+        out.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    double seconds = 3;
+    int rounds = 6;
+    std::string dir = "bench-data";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
+    }
+    std::filesystem::create_directories(dir);
+
+    std::printf("## Admit+end throughput (pairs/s = admissions/s), %.0f s per cell\n\n", seconds);
+    std::printf("| threads | synchronous=FULL | synchronous=NORMAL | NORMAL/FULL |\n|---:|---:|---:|---:|\n");
+    for (int threads : {1, 8, 32}) {
+        const double full = throughput(dir + "/tp.db", db::Durability::full, threads, seconds);
+        const double normal = throughput(dir + "/tp.db", db::Durability::normal, threads, seconds);
+        std::printf("| %d | %.0f | %.0f | %.2f |\n", threads, full, normal, normal / full);
+        std::fflush(stdout);
+    }
+
+    std::printf("\n## Admission latency vs live calls (synchronous=FULL, 1 thread, %d alternating rounds)\n\n", rounds);
+    Fixture small(dir + "/small.db", db::Durability::full);
+    Fixture large(dir + "/large.db", db::Durability::full);
+    populate(small, 1'000);
+    populate(large, 100'000);
+    std::vector<double> smallLat, largeLat;
+    for (int round = 0; round < rounds; ++round) {
+        latencyRound(small, 500, round, smallLat);
+        latencyRound(large, 500, round, largeLat);
+    }
+    const double ms = median(smallLat), ml = median(largeLat);
+    std::printf("| live calls | median admission µs | p90 µs |\n|---:|---:|---:|\n");
+    auto p90 = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() * 9 / 10];
+    };
+    std::printf("| 1 000 | %.1f | %.1f |\n| 100 000 | %.1f | %.1f |\n", ms, p90(smallLat), ml, p90(largeLat));
+    std::printf("\nratio 100 000 / 1 000 (medians): %.2f\n", ml / ms);
+    return 0;
+}
