@@ -20,12 +20,17 @@ namespace calltrack::app {
 
 namespace {
 
-std::string yesNo(bool b) { return b ? "yes" : "no"; }
-std::string optTime(const std::optional<int64_t>& ms) { return ms ? db::isoTime(*ms) : "-"; }
+std::string yesNo(bool b) {
+    return b ? "yes" : "no";
+}
+std::string optTime(const std::optional<int64_t>& ms) {
+    return ms ? db::isoTime(*ms) : "-";
+}
 std::string percent(int64_t active, int64_t limit) {
     if (limit <= 0) return "-";
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * static_cast<double>(active) / static_cast<double>(limit));
+    std::snprintf(buf, sizeof buf, "%.1f%%",
+                  100.0 * static_cast<double>(active) / static_cast<double>(limit));
     return buf;
 }
 
@@ -77,11 +82,13 @@ void printClient(const db::Client& k) {
 }
 
 void printCalls(const std::vector<db::Call>& calls) {
-    TextTable t({"id", "client", "external_id", "state", "slot", "admitted_at", "expires_at", "ended_at", "end_reason"});
+    TextTable t({"id", "client", "external_id", "state", "slot", "admitted_at", "expires_at",
+                 "ended_at", "end_reason"});
     for (const auto& c : calls) {
         t.add({std::to_string(c.id), c.clientId, c.externalId, std::string(db::nameOf(c.state)),
-               c.holdsSlot ? "yes" : (c.wouldRefuse ? "no (" + *c.wouldRefuse + ")" : "no"), db::isoTime(c.createdAt),
-               optTime(c.expiresAt), optTime(c.endedAt), c.endReason.value_or("")});
+               c.holdsSlot ? "yes" : (c.wouldRefuse ? "no (" + *c.wouldRefuse + ")" : "no"),
+               db::isoTime(c.createdAt), optTime(c.expiresAt), optTime(c.endedAt),
+               c.endReason.value_or("")});
     }
     t.print(std::cout);
 }
@@ -99,19 +106,25 @@ struct ClientArgs {
 
     void attach(CLI::App* cmd, bool limitRequired) {
         cmd->add_option("id", id, "client id: 1-64 of A-Z a-z 0-9 . _ : -")->required();
-        auto* l = cmd->add_option("--limit,--max-concurrent", limit, "concurrent calls this client may hold");
+        auto* l = cmd->add_option("--limit,--max-concurrent", limit,
+                                  "concurrent calls this client may hold");
         if (limitRequired) l->required();
         cmd->add_option("--name", name, "display name");
-        cmd->add_option("--mode", mode, "enforce (refuse over the limit) or observe (admit, flag, count)")
+        cmd->add_option("--mode", mode,
+                        "enforce (refuse over the limit) or observe (admit, flag, count)")
             ->check(CLI::IsMember({"enforce", "observe"}));
         cmd->add_flag("--enable", enable, "accept admissions");
         cmd->add_flag("--disable", disable, "refuse every admission (client_disabled)");
-        cmd->add_option("--ring-timeout", ringTimeout, "seconds a call may go without an event before it is answered");
-        cmd->add_option("--max-call", maxCall, "seconds an answered call may go without an event or heartbeat");
+        cmd->add_option("--ring-timeout", ringTimeout,
+                        "seconds a call may go without an event before it is answered");
+        cmd->add_option("--max-call", maxCall,
+                        "seconds an answered call may go without an event or heartbeat");
     }
 
     db::ClientPatch patch() const {
-        if (enable && disable) throw db::EngineError(db::ErrorCode::invalid_argument, "--enable and --disable exclude each other");
+        if (enable && disable)
+            throw db::EngineError(db::ErrorCode::invalid_argument,
+                                  "--enable and --disable exclude each other");
         db::ClientPatch p;
         p.name = name;
         p.maxConcurrent = limit;
@@ -131,12 +144,16 @@ int runCli(int argc, char** argv) {
     app.require_subcommand(1);
     app.fallthrough();
     Common common;
-    app.add_option("--db", common.db, "database file")->envname("CALLTRACK_DB")->capture_default_str();
-    app.add_option("--busy-timeout-ms", common.busyTimeoutMs, "how long to wait for another writer's lock")
+    app.add_option("--db", common.db, "database file")
+        ->envname("CALLTRACK_DB")
         ->capture_default_str();
-    app.add_option("--synchronous", common.synchronous,
-                   "full: every answered admission survives power loss; normal: faster, may lose the last "
-                   "commits on power loss")
+    app.add_option("--busy-timeout-ms", common.busyTimeoutMs,
+                   "how long to wait for another writer's lock")
+        ->capture_default_str();
+    app.add_option(
+           "--synchronous", common.synchronous,
+           "full: every answered admission survives power loss; normal: faster, may lose the last "
+           "commits on power loss")
         ->check(CLI::IsMember({"full", "normal"}))
         ->envname("CALLTRACK_SYNCHRONOUS")
         ->capture_default_str();
@@ -148,7 +165,8 @@ int runCli(int argc, char** argv) {
     ServeOptions serve;
     int reaperIntervalMs = 1000;
     auto* serveCmd = app.add_subcommand("serve", "run the engine and its background jobs (reaper)");
-    serveCmd->add_option("--reaper-interval-ms", reaperIntervalMs, "how often expired calls are ended")
+    serveCmd
+        ->add_option("--reaper-interval-ms", reaperIntervalMs, "how often expired calls are ended")
         ->check(CLI::Range(10, 60000))
         ->capture_default_str();
     serveCmd->callback([&] {
@@ -161,13 +179,21 @@ int runCli(int argc, char** argv) {
     });
 
     // migrate
-    app.add_subcommand("migrate", "create the database or upgrade its schema in place (safe while calltrack runs)")
+    app.add_subcommand(
+           "migrate",
+           "create the database or upgrade its schema in place (safe while calltrack runs)")
         ->callback([&] {
             action = [&] {
                 const auto r = db::Database::migrate(common.databaseOptions());
-                if (r.created) std::cout << "created " << common.db << " at schema version " << r.toVersion << "\n";
-                else if (r.fromVersion == r.toVersion) std::cout << common.db << " is already at schema version " << r.toVersion << "\n";
-                else std::cout << "upgraded " << common.db << " from schema version " << r.fromVersion << " to " << r.toVersion << "\n";
+                if (r.created)
+                    std::cout << "created " << common.db << " at schema version " << r.toVersion
+                              << "\n";
+                else if (r.fromVersion == r.toVersion)
+                    std::cout << common.db << " is already at schema version " << r.toVersion
+                              << "\n";
+                else
+                    std::cout << "upgraded " << common.db << " from schema version "
+                              << r.fromVersion << " to " << r.toVersion << "\n";
                 return kOk;
             };
         });
@@ -185,7 +211,8 @@ int runCli(int argc, char** argv) {
             return kOk;
         };
     });
-    auto* clientSet = clientCmd->add_subcommand("set", "change a client (limits apply to new admissions only)");
+    auto* clientSet =
+        clientCmd->add_subcommand("set", "change a client (limits apply to new admissions only)");
     setArgs.attach(clientSet, false);
     clientSet->callback([&] {
         action = [&] {
@@ -223,12 +250,14 @@ int runCli(int argc, char** argv) {
     auto* limitCmd = app.add_subcommand("limit", "show or set limits");
     limitCmd->require_subcommand(1);
     std::optional<int64_t> globalLimit;
-    auto* limitGlobal = limitCmd->add_subcommand("global", "show or set the global limit (applies to new admissions)");
+    auto* limitGlobal = limitCmd->add_subcommand(
+        "global", "show or set the global limit (applies to new admissions)");
     limitGlobal->add_option("N", globalLimit, "new global limit (>= 0)");
     limitGlobal->callback([&] {
         action = [&] {
             Session s(common);
-            const auto g = globalLimit ? s.clients.setGlobalLimit(*globalLimit) : s.clients.global();
+            const auto g =
+                globalLimit ? s.clients.setGlobalLimit(*globalLimit) : s.clients.global();
             std::cout << "global limit " << g.limit << ", active " << g.active << "\n";
             return kOk;
         };
@@ -240,7 +269,8 @@ int runCli(int argc, char** argv) {
     std::optional<std::string> admitExternal, admitMetadata;
     auto* admitCmd = app.add_subcommand("admit", "admit one call (exit 4 when refused)");
     admitCmd->add_option("client", admitReq.clientId)->required();
-    admitCmd->add_option("--external-id", admitExternal, "the provider's call id (generated if absent)");
+    admitCmd->add_option("--external-id", admitExternal,
+                         "the provider's call id (generated if absent)");
     admitCmd->add_option("--provider", admitReq.provider)->capture_default_str();
     admitCmd->add_option("--metadata", admitMetadata, "JSON stored with the call");
     admitCmd->callback([&] {
@@ -250,15 +280,18 @@ int runCli(int argc, char** argv) {
             admitReq.metadataJson = admitMetadata;
             const auto r = s.admission.admit(admitReq);
             if (r.outcome == db::AdmitResult::Outcome::refused) {
-                std::cerr << "refused: " << db::nameOf(r.refusal) << " (client " << r.client.active << "/"
-                          << r.client.limit << ", global " << r.global.active << "/" << r.global.limit << ")\n";
+                std::cerr << "refused: " << db::nameOf(r.refusal) << " (client " << r.client.active
+                          << "/" << r.client.limit << ", global " << r.global.active << "/"
+                          << r.global.limit << ")\n";
                 return kRefused;
             }
-            std::cout << (r.outcome == db::AdmitResult::Outcome::existing ? "existing" : "admitted") << " call "
-                      << r.call->id << " external_id " << r.call->externalId << " state "
-                      << db::nameOf(r.call->state) << " (client " << r.client.active << "/" << r.client.limit
-                      << ", global " << r.global.active << "/" << r.global.limit << ")";
-            if (r.call->wouldRefuse) std::cout << " [observe: enforce would refuse: " << *r.call->wouldRefuse << "]";
+            std::cout << (r.outcome == db::AdmitResult::Outcome::existing ? "existing" : "admitted")
+                      << " call " << r.call->id << " external_id " << r.call->externalId
+                      << " state " << db::nameOf(r.call->state) << " (client " << r.client.active
+                      << "/" << r.client.limit << ", global " << r.global.active << "/"
+                      << r.global.limit << ")";
+            if (r.call->wouldRefuse)
+                std::cout << " [observe: enforce would refuse: " << *r.call->wouldRefuse << "]";
             std::cout << "\n";
             return kOk;
         };
@@ -269,20 +302,26 @@ int runCli(int argc, char** argv) {
     endReq.source = "cli";
     std::optional<int64_t> endId;
     std::optional<std::string> endClient, endExternal, endReason;
-    auto* endCmd = app.add_subcommand("end", "end a live call and release its slot (by id, or --client and --external-id)");
+    auto* endCmd = app.add_subcommand(
+        "end", "end a live call and release its slot (by id, or --client and --external-id)");
     endCmd->add_option("id", endId, "calltrack call id");
     endCmd->add_option("--client", endClient);
     endCmd->add_option("--external-id", endExternal);
     endCmd->add_option("--reason", endReason, "stored as the call's end_reason");
     endCmd->callback([&] {
         action = [&] {
-            if (endId) endReq.call = db::CallRef::byId(*endId);
-            else if (endClient && endExternal) endReq.call = db::CallRef::byExternal(*endClient, *endExternal);
-            else throw db::EngineError(db::ErrorCode::invalid_argument, "name the call: an id, or --client and --external-id");
+            if (endId)
+                endReq.call = db::CallRef::byId(*endId);
+            else if (endClient && endExternal)
+                endReq.call = db::CallRef::byExternal(*endClient, *endExternal);
+            else
+                throw db::EngineError(db::ErrorCode::invalid_argument,
+                                      "name the call: an id, or --client and --external-id");
             endReq.reason = endReason.value_or("ended by hand (cli)");
             Session s(common);
             const auto r = s.lifecycle.end(endReq);
-            std::cout << "call " << r.call->id << " " << db::nameOf(r.outcome) << ": " << db::nameOf(r.call->state);
+            std::cout << "call " << r.call->id << " " << db::nameOf(r.outcome) << ": "
+                      << db::nameOf(r.call->state);
             if (!r.detail.empty()) std::cout << " (" << r.detail << ")";
             std::cout << "\n";
             return kOk;
@@ -293,18 +332,22 @@ int runCli(int argc, char** argv) {
     db::CallTable::ListFilter filter;
     std::optional<std::string> callsClient;
     bool callsAll = false, callsEnded = false;
-    auto* callsCmd = app.add_subcommand("calls", "list calls, newest first (live ones unless --all/--ended)");
+    auto* callsCmd =
+        app.add_subcommand("calls", "list calls, newest first (live ones unless --all/--ended)");
     callsCmd->add_option("--client", callsClient);
     callsCmd->add_flag("--all", callsAll, "live and ended calls");
     callsCmd->add_flag("--ended", callsEnded, "ended calls only");
-    callsCmd->add_option("--limit", filter.limit, "at most this many")->check(CLI::Range(1, 100000))->capture_default_str();
+    callsCmd->add_option("--limit", filter.limit, "at most this many")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
     callsCmd->callback([&] {
         action = [&] {
             filter.clientId = callsClient;
             if (callsAll) filter.which = db::CallTable::ListFilter::Which::all;
             if (callsEnded) filter.which = db::CallTable::ListFilter::Which::ended;
             Session s(common);
-            printCalls(s.database.readers().read([&](db::Connection& c) { return db::CallTable::list(c, filter); }));
+            printCalls(s.database.readers().read(
+                [&](db::Connection& c) { return db::CallTable::list(c, filter); }));
             return kOk;
         };
     });
@@ -314,10 +357,13 @@ int runCli(int argc, char** argv) {
         action = [&] {
             Session s(common);
             auto [g, clients] = s.database.readers().read([](db::Connection& c) {
-                return std::make_pair(db::ClientRegistry::globalIn(c), db::ClientRegistry::listIn(c));
+                return std::make_pair(db::ClientRegistry::globalIn(c),
+                                      db::ClientRegistry::listIn(c));
             });
-            TextTable t({"scope", "mode", "enabled", "active", "limit", "percent", "refused", "flagged"});
-            t.add({"GLOBAL", "", "", std::to_string(g.active), std::to_string(g.limit), percent(g.active, g.limit), "", ""});
+            TextTable t(
+                {"scope", "mode", "enabled", "active", "limit", "percent", "refused", "flagged"});
+            t.add({"GLOBAL", "", "", std::to_string(g.active), std::to_string(g.limit),
+                   percent(g.active, g.limit), "", ""});
             for (const auto& k : clients) {
                 t.add({k.id, db::nameOf(k.mode), yesNo(k.enabled), std::to_string(k.active),
                        std::to_string(k.maxConcurrent), percent(k.active, k.maxConcurrent),
@@ -330,18 +376,24 @@ int runCli(int argc, char** argv) {
 
     // check
     int64_t graceMs = 5000;
-    auto* checkCmd = app.add_subcommand("check", "integrity_check plus calltrack's invariants; exit 1 on any violation");
-    checkCmd->add_option("--expiry-grace-ms", graceMs, "how far past its expiry a live call is reported")->capture_default_str();
+    auto* checkCmd = app.add_subcommand(
+        "check", "integrity_check plus calltrack's invariants; exit 1 on any violation");
+    checkCmd
+        ->add_option("--expiry-grace-ms", graceMs,
+                     "how far past its expiry a live call is reported")
+        ->capture_default_str();
     checkCmd->callback([&] {
         action = [&] {
             Session s(common);
-            const auto report = s.database.readers().read(
-                [&](db::Connection& c) { return db::InvariantChecker::run(c, s.clock.nowMs(), graceMs); });
+            const auto report = s.database.readers().read([&](db::Connection& c) {
+                return db::InvariantChecker::run(c, s.clock.nowMs(), graceMs);
+            });
             for (const auto& p : report.passed) std::cout << "ok       " << p << "\n";
             for (const auto& w : report.warnings) std::cout << "WARNING  " << w << "\n";
             for (const auto& v : report.violations) std::cout << "VIOLATED " << v << "\n";
-            std::cout << (report.ok() ? "check passed" : "check FAILED") << ": " << report.violations.size()
-                      << " violations, " << report.warnings.size() << " warnings\n";
+            std::cout << (report.ok() ? "check passed" : "check FAILED") << ": "
+                      << report.violations.size() << " violations, " << report.warnings.size()
+                      << " warnings\n";
             return report.ok() ? kOk : kFailure;
         };
     });

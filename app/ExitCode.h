@@ -7,25 +7,30 @@ namespace calltrack::app {
 
 enum ExitCode : int {
     kOk = 0,
-    kFailure = 1,       // storage failure, internal error, `check` found violations
-    kUsage = 2,         // bad arguments or invalid input
-    kBusy = 3,          // the database stayed locked past the busy timeout
-    kRefused = 4,       // `admit`: the call was refused (the reason is printed)
-    kNotFound = 5,      // no such client / call
-    kWrongDatabase = 6, // missing database, or schema newer/older than this binary
+    kFailure = 1,        // storage failure, internal error, `check` found violations
+    kUsage = 2,          // bad arguments or invalid input
+    kBusy = 3,           // the database stayed locked past the busy timeout
+    kRefused = 4,        // `admit`: the call was refused (the reason is printed)
+    kNotFound = 5,       // no such client / call
+    kWrongDatabase = 6,  // missing database, or schema newer/older than this binary
 };
 
 inline int exitCodeFor(db::ErrorCode code) {
     switch (code) {
         case db::ErrorCode::invalid_argument:
-        case db::ErrorCode::conflict: return kUsage;
-        case db::ErrorCode::not_found: return kNotFound;
+        case db::ErrorCode::conflict:
+            return kUsage;
+        case db::ErrorCode::not_found:
+            return kNotFound;
         case db::ErrorCode::busy:
-        case db::ErrorCode::deadline_exceeded: return kBusy;
+        case db::ErrorCode::deadline_exceeded:
+            return kBusy;
         case db::ErrorCode::no_database:
         case db::ErrorCode::schema_too_new:
-        case db::ErrorCode::schema_too_old: return kWrongDatabase;
-        default: return kFailure;
+        case db::ErrorCode::schema_too_old:
+            return kWrongDatabase;
+        default:
+            return kFailure;
     }
 }
 

@@ -2,13 +2,15 @@
 
 namespace calltrack::app {
 
-PeriodicJob::PeriodicJob(std::string name, std::chrono::milliseconds interval, std::function<void()> tick,
-                         JsonLog& log)
+PeriodicJob::PeriodicJob(std::string name, std::chrono::milliseconds interval,
+                         std::function<void()> tick, JsonLog& log)
     : name_(std::move(name)), interval_(interval), tick_(std::move(tick)), log_(log) {
     thread_ = std::jthread([this](std::stop_token st) { loop(st); });
 }
 
-PeriodicJob::~PeriodicJob() { stop(); }
+PeriodicJob::~PeriodicJob() {
+    stop();
+}
 
 void PeriodicJob::wake() {
     {
@@ -30,7 +32,8 @@ void PeriodicJob::loop(std::stop_token stop) {
         try {
             tick_();
         } catch (const std::exception& e) {
-            log_.error("background job failed; retrying next interval", {{"job", name_}, {"error", e.what()}});
+            log_.error("background job failed; retrying next interval",
+                       {{"job", name_}, {"error", e.what()}});
         }
         std::unique_lock lock(mutex_);
         cv_.wait_for(lock, stop, interval_, [&] { return woken_; });

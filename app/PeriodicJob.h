@@ -15,8 +15,9 @@
 namespace calltrack::app {
 
 class PeriodicJob {
-public:
-    PeriodicJob(std::string name, std::chrono::milliseconds interval, std::function<void()> tick, JsonLog& log);
+  public:
+    PeriodicJob(std::string name, std::chrono::milliseconds interval, std::function<void()> tick,
+                JsonLog& log);
     ~PeriodicJob();
     PeriodicJob(const PeriodicJob&) = delete;
     PeriodicJob& operator=(const PeriodicJob&) = delete;
@@ -25,7 +26,7 @@ public:
     void wake();
     void stop();
 
-private:
+  private:
     void loop(std::stop_token stop);
 
     std::string name_;

@@ -2,10 +2,13 @@
 
 namespace calltrack::app {
 
-ReaperJob::ReaperJob(db::CallLifecycle& lifecycle, db::LeaderLease& lease, JsonLog& log, ReaperOptions options)
+ReaperJob::ReaperJob(db::CallLifecycle& lifecycle, db::LeaderLease& lease, JsonLog& log,
+                     ReaperOptions options)
     : lifecycle_(lifecycle), lease_(lease), log_(log), options_(options) {}
 
-ReaperJob::~ReaperJob() { stop(); }
+ReaperJob::~ReaperJob() {
+    stop();
+}
 
 int ReaperJob::reapAll() {
     int total = 0;
@@ -30,7 +33,8 @@ int ReaperJob::runOnce() {
 
 void ReaperJob::start() {
     if (job_) return;
-    job_ = std::make_unique<PeriodicJob>("reaper", options_.interval, [this] { runOnce(); }, log_);
+    job_ = std::make_unique<PeriodicJob>(
+        "reaper", options_.interval, [this] { runOnce(); }, log_);
 }
 
 void ReaperJob::stop() {

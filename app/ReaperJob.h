@@ -21,8 +21,9 @@ struct ReaperOptions {
 };
 
 class ReaperJob {
-public:
-    ReaperJob(db::CallLifecycle& lifecycle, db::LeaderLease& lease, JsonLog& log, ReaperOptions options = {});
+  public:
+    ReaperJob(db::CallLifecycle& lifecycle, db::LeaderLease& lease, JsonLog& log,
+              ReaperOptions options = {});
     ~ReaperJob();
 
     // One tick: take or renew the lease; if held, end expired calls in
@@ -33,7 +34,7 @@ public:
     void start();
     void stop();
 
-private:
+  private:
     db::CallLifecycle& lifecycle_;
     db::LeaderLease& lease_;
     JsonLog& log_;

@@ -4,8 +4,8 @@
 #include "db/CallLifecycle.h"
 #include "db/LeaderLease.h"
 
-#include <csignal>
 #include <pthread.h>
+#include <csignal>
 
 namespace calltrack::app {
 
@@ -22,8 +22,10 @@ int runServe(const ServeOptions& options, JsonLog& log) {
     dbOptions.createIfMissing = true;
     db::Database database(dbOptions);
     db::CallLifecycle lifecycle(database.writer(), clock);
-    db::LeaderLease lease(database.writer(), clock, "reaper", db::LeaderLease::processHolderId(), options.leaseTtlMs);
-    ReaperJob reaper(lifecycle, lease, log, ReaperOptions{options.reaperInterval, options.reaperBatch});
+    db::LeaderLease lease(database.writer(), clock, "reaper", db::LeaderLease::processHolderId(),
+                          options.leaseTtlMs);
+    ReaperJob reaper(lifecycle, lease, log,
+                     ReaperOptions{options.reaperInterval, options.reaperBatch});
 
     const int reaped = reaper.reapAll();
     reaper.start();

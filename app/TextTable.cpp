@@ -7,7 +7,8 @@ namespace calltrack::app {
 void TextTable::print(std::ostream& out) const {
     std::vector<size_t> width(header_.size(), 0);
     auto measure = [&](const std::vector<std::string>& row) {
-        for (size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
+        for (size_t i = 0; i < row.size() && i < width.size(); ++i)
+            width[i] = std::max(width[i], row[i].size());
     };
     measure(header_);
     for (const auto& r : rows_) measure(r);

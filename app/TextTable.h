@@ -8,12 +8,12 @@
 namespace calltrack::app {
 
 class TextTable {
-public:
+  public:
     explicit TextTable(std::vector<std::string> header) : header_(std::move(header)) {}
     void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
     void print(std::ostream& out) const;
 
-private:
+  private:
     std::vector<std::string> header_;
     std::vector<std::vector<std::string>> rows_;
 };

@@ -1,3 +1,5 @@
 #include "app/CliCommands.h"
 
-int main(int argc, char** argv) { return calltrack::app::runCli(argc, argv); }
+int main(int argc, char** argv) {
+    return calltrack::app::runCli(argc, argv);
+}

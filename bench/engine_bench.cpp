@@ -39,11 +39,13 @@ struct Fixture {
         o.durability = durability;
         o.createIfMissing = true;
         database = std::make_unique<db::Database>(o);
-        clients = std::make_unique<db::ClientRegistry>(database->writer(), database->readers(), clock);
+        clients =
+            std::make_unique<db::ClientRegistry>(database->writer(), database->readers(), clock);
         admission = std::make_unique<db::AdmissionEngine>(database->writer(), clock);
         lifecycle = std::make_unique<db::CallLifecycle>(database->writer(), clock);
         clients->setGlobalLimit(10'000'000);
-        for (int i = 0; i < 8; ++i) clients->create("c" + std::to_string(i), db::ClientPatch{.maxConcurrent = 10'000'000});
+        for (int i = 0; i < 8; ++i)
+            clients->create("c" + std::to_string(i), db::ClientPatch{.maxConcurrent = 10'000'000});
     }
     db::SystemClock clock;
     std::unique_ptr<db::Database> database;
@@ -64,7 +66,8 @@ double throughput(const std::string& path, db::Durability durability, int thread
             const std::string client = "c" + std::to_string(t % 8);
             while (!stop.load(std::memory_order_relaxed)) {
                 auto r = f.admission->admit(
-                    {.clientId = client, .externalId = "t" + std::to_string(t) + "-" + std::to_string(n)});
+                    {.clientId = client,
+                     .externalId = "t" + std::to_string(t) + "-" + std::to_string(n)});
                 f.lifecycle->end({.call = db::CallRef::byId(r.call->id)});
                 ++n;
             }
@@ -78,7 +81,8 @@ double throughput(const std::string& path, db::Durability durability, int thread
     const auto stats = f.database->writer().stats();
     std::fprintf(stderr, "  %s threads=%d: %ld pairs, %llu commits, largest batch %llu\n",
                  durability == db::Durability::full ? "FULL" : "NORMAL", threads, pairs.load(),
-                 static_cast<unsigned long long>(stats.commits), static_cast<unsigned long long>(stats.largestBatch));
+                 static_cast<unsigned long long>(stats.commits),
+                 static_cast<unsigned long long>(stats.largestBatch));
     return static_cast<double>(pairs.load()) / elapsed;
 }
 
@@ -108,8 +112,9 @@ double median(std::vector<double> v) {
 void latencyRound(Fixture& f, int n, int round, std::vector<double>& out) {
     for (int i = 0; i < n; ++i) {
         const auto t0 = Clock::now();
-        auto r = f.admission->admit({.clientId = "c" + std::to_string(i % 8),
-                                     .externalId = "r" + std::to_string(round) + "-" + std::to_string(i)});
+        auto r = f.admission->admit(
+            {.clientId = "c" + std::to_string(i % 8),
+             .externalId = "r" + std::to_string(round) + "-" + std::to_string(i)});
         const auto t1 = Clock::now();
         f.lifecycle->end({.call = db::CallRef::byId(r.call->id)});
         out.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
@@ -123,14 +128,19 @@ int main(int argc, char** argv) {
     int rounds = 6;
     std::string dir = "bench-data";
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
+        if (!std::strcmp(argv[i], "--seconds"))
+            seconds = std::atof(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--rounds"))
+            rounds = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--dir"))
+            dir = argv[i + 1];
     }
     std::filesystem::create_directories(dir);
 
     std::printf("## Admit+end throughput (pairs/s = admissions/s), %.0f s per cell\n\n", seconds);
-    std::printf("| threads | synchronous=FULL | synchronous=NORMAL | NORMAL/FULL |\n|---:|---:|---:|---:|\n");
+    std::printf(
+        "| threads | synchronous=FULL | synchronous=NORMAL | NORMAL/FULL "
+        "|\n|---:|---:|---:|---:|\n");
     for (int threads : {1, 8, 32}) {
         const double full = throughput(dir + "/tp.db", db::Durability::full, threads, seconds);
         const double normal = throughput(dir + "/tp.db", db::Durability::normal, threads, seconds);
@@ -138,7 +148,10 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
     }
 
-    std::printf("\n## Admission latency vs live calls (synchronous=FULL, 1 thread, %d alternating rounds)\n\n", rounds);
+    std::printf(
+        "\n## Admission latency vs live calls (synchronous=FULL, 1 thread, %d alternating "
+        "rounds)\n\n",
+        rounds);
     Fixture small(dir + "/small.db", db::Durability::full);
     Fixture large(dir + "/large.db", db::Durability::full);
     populate(small, 1'000);
@@ -154,7 +167,8 @@ int main(int argc, char** argv) {
         std::sort(v.begin(), v.end());
         return v[v.size() * 9 / 10];
     };
-    std::printf("| 1 000 | %.1f | %.1f |\n| 100 000 | %.1f | %.1f |\n", ms, p90(smallLat), ml, p90(largeLat));
+    std::printf("| 1 000 | %.1f | %.1f |\n| 100 000 | %.1f | %.1f |\n", ms, p90(smallLat), ml,
+                p90(largeLat));
     std::printf("\nratio 100 000 / 1 000 (medians): %.2f\n", ml / ms);
     return 0;
 }

@@ -17,20 +17,23 @@ namespace {
 // Everything the decision needs in one step: the client row (if any) and the
 // global row, whose counters triggers keep exact.
 const char* const kLimits =
-    "SELECT s.global_limit, s.global_active, k.max_concurrent, k.enabled, k.mode, k.active, k.ring_timeout_s "
+    "SELECT s.global_limit, s.global_active, k.max_concurrent, k.enabled, k.mode, k.active, "
+    "k.ring_timeout_s "
     "FROM settings s LEFT JOIN clients k ON k.id = ?1 WHERE s.id = 1";
 // On a (client_id, external_id) that exists, nothing is inserted: a retry of
 // an earlier admission gets the existing call, and a call that a provider
 // already reported ended (admitted_at NULL) becomes admitted, still ended and
 // without a slot. Finding out this way costs nothing on the usual path.
 const char* const kInsertCall =
-    "INSERT INTO calls (client_id, external_id, provider, state, client_slot, global_slot, would_refuse, "
+    "INSERT INTO calls (client_id, external_id, provider, state, client_slot, global_slot, "
+    "would_refuse, "
     "created_at, admitted_at, updated_at, expires_at, metadata) "
     "VALUES (?1, ?2, ?3, 'reserved', ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9) "
     "ON CONFLICT (client_id, external_id) DO UPDATE SET admitted_at = excluded.admitted_at, "
     "  updated_at = excluded.updated_at, version = version + 1 WHERE calls.admitted_at IS NULL "
     "RETURNING id, version";
-const char* const kCountRefusal = "UPDATE clients SET refused_total = refused_total + 1 WHERE id = ?1";
+const char* const kCountRefusal =
+    "UPDATE clients SET refused_total = refused_total + 1 WHERE id = ?1";
 const char* const kClaimEarlyEnded =
     "UPDATE calls SET admitted_at = ?2, updated_at = ?2, version = version + 1 "
     "WHERE id = ?1 AND admitted_at IS NULL";
@@ -52,11 +55,16 @@ std::string generatedExternalId() {
 
 const char* nameOf(Refusal refusal) {
     switch (refusal) {
-        case Refusal::none: return "none";
-        case Refusal::unknown_client: return "unknown_client";
-        case Refusal::client_disabled: return "client_disabled";
-        case Refusal::client_limit_reached: return "client_limit_reached";
-        case Refusal::global_limit_reached: return "global_limit_reached";
+        case Refusal::none:
+            return "none";
+        case Refusal::unknown_client:
+            return "unknown_client";
+        case Refusal::client_disabled:
+            return "client_disabled";
+        case Refusal::client_limit_reached:
+            return "client_limit_reached";
+        case Refusal::global_limit_reached:
+            return "global_limit_reached";
     }
     return "none";
 }
@@ -75,7 +83,8 @@ void AdmissionEngine::validate(AdmitRequest& r) {
 
 AdmitResult AdmissionEngine::admit(AdmitRequest request, Deadline deadline) {
     validate(request);
-    return writer_.run([&](Connection& c) { return admitIn(c, clock_.nowMs(), request); }, deadline);
+    return writer_.run([&](Connection& c) { return admitIn(c, clock_.nowMs(), request); },
+                       deadline);
 }
 
 namespace {
@@ -83,8 +92,8 @@ namespace {
 // (client, external_id) exists. Either a retry of an admission (answered with
 // the call, counted once) or the first admission of a call the provider
 // already reported ended (answered as admitted, ended, holding no slot).
-AdmitResult existingCall(Connection& c, int64_t now, AdmitResult result, EventRecord& event, Call call,
-                         bool claimed) {
+AdmitResult existingCall(Connection& c, int64_t now, AdmitResult result, EventRecord& event,
+                         Call call, bool claimed) {
     if (!claimed && !call.admittedAt) {
         Query q(c, kClaimEarlyEnded);
         q->bind(1, call.id);
@@ -156,8 +165,10 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
         // The counters said there was room; the slot search agrees unless
         // the limits were lowered under live calls and those hold the low
         // slot numbers. Either way the answer is a refusal.
-        if (slots.client == 0) result.refusal = Refusal::client_limit_reached;
-        else if (slots.global == 0) result.refusal = Refusal::global_limit_reached;
+        if (slots.client == 0)
+            result.refusal = Refusal::client_limit_reached;
+        else if (slots.global == 0)
+            result.refusal = Refusal::global_limit_reached;
     }
 
     Call call;
@@ -214,8 +225,10 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
         }
         if (!id || *version > 1) {
             auto existing = CallTable::find(c, CallRef::byExternal(r.clientId, *r.externalId));
-            if (!existing) throw EngineError(ErrorCode::internal, "call conflict but no existing call");
-            return existingCall(c, now, std::move(result), event, std::move(existing->call), id.has_value());
+            if (!existing)
+                throw EngineError(ErrorCode::internal, "call conflict but no existing call");
+            return existingCall(c, now, std::move(result), event, std::move(existing->call),
+                                id.has_value());
         }
         call.id = *id;
     }

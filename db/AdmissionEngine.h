@@ -15,7 +15,13 @@
 
 namespace calltrack::db {
 
-enum class Refusal { none, unknown_client, client_disabled, client_limit_reached, global_limit_reached };
+enum class Refusal {
+    none,
+    unknown_client,
+    client_disabled,
+    client_limit_reached,
+    global_limit_reached
+};
 const char* nameOf(Refusal refusal);
 
 struct AdmitRequest {
@@ -40,8 +46,9 @@ struct AdmitResult {
 };
 
 class AdmissionEngine {
-public:
-    AdmissionEngine(GroupCommitWriter& writer, const Clock& clock) : writer_(writer), clock_(clock) {}
+  public:
+    AdmissionEngine(GroupCommitWriter& writer, const Clock& clock)
+        : writer_(writer), clock_(clock) {}
 
     // Validates (throws EngineError invalid_argument), then admits through the
     // writer. Throws EngineError busy / storage_failure / deadline_exceeded.
@@ -53,7 +60,7 @@ public:
     // Checks ids, provider and metadata; fills in a generated external id.
     static void validate(AdmitRequest& request);
 
-private:
+  private:
     GroupCommitWriter& writer_;
     const Clock& clock_;
 };

@@ -12,13 +12,15 @@ namespace calltrack::db {
 namespace {
 
 const char* const kUpdateCall =
-    "UPDATE calls SET state = ?2, updated_at = ?3, answered_at = ?4, ended_at = ?5, expires_at = ?6, "
+    "UPDATE calls SET state = ?2, updated_at = ?3, answered_at = ?4, ended_at = ?5, expires_at = "
+    "?6, "
     "end_reason = ?7, last_sequence = ?8, version = version + 1 WHERE id = ?1";
 // A terminal event for a call never admitted (the dialer crashed before its
 // admission returned, or the provider was faster): the call is recorded as
 // ended, without a slot, so a later admission finds it and takes no slot.
 const char* const kInsertEarlyEnded =
-    "INSERT INTO calls (client_id, external_id, provider, state, created_at, updated_at, ended_at, end_reason, "
+    "INSERT INTO calls (client_id, external_id, provider, state, created_at, updated_at, ended_at, "
+    "end_reason, "
     "last_sequence) SELECT ?1, ?2, ?3, ?4, ?5, ?5, ?5, 'ended before admission', ?6 "
     "WHERE EXISTS (SELECT 1 FROM clients WHERE id = ?1)";
 const char* const kExpired =
@@ -61,9 +63,9 @@ void moveTo(Call& call, const CallWithTimeouts& row, CallState next, int64_t now
 
 void checkVersion(const Call& call, const std::optional<int64_t>& expected) {
     if (expected && *expected != call.version) {
-        throw EngineError(ErrorCode::conflict, "call " + std::to_string(call.id) + " is at version " +
-                                                   std::to_string(call.version) + ", not " +
-                                                   std::to_string(*expected));
+        throw EngineError(ErrorCode::conflict,
+                          "call " + std::to_string(call.id) + " is at version " +
+                              std::to_string(call.version) + ", not " + std::to_string(*expected));
     }
 }
 
@@ -71,14 +73,16 @@ void validateRef(const CallRef& ref) {
     if (ref.clientId) TextRules::requireClientId(*ref.clientId);
     if (ref.externalId) TextRules::requireExternalId(*ref.externalId);
     if (!ref.id && !(ref.clientId && ref.externalId)) {
-        throw EngineError(ErrorCode::invalid_argument, "a call is named by its id, or by client_id and external_id");
+        throw EngineError(ErrorCode::invalid_argument,
+                          "a call is named by its id, or by client_id and external_id");
     }
 }
 
 EngineError callNotFound(const CallRef& ref) {
-    if (ref.id) return EngineError(ErrorCode::not_found, "no call with id " + std::to_string(*ref.id));
-    return EngineError(ErrorCode::not_found, "no call " + ref.externalId.value_or("") + " for client " +
-                                                 ref.clientId.value_or(""));
+    if (ref.id)
+        return EngineError(ErrorCode::not_found, "no call with id " + std::to_string(*ref.id));
+    return EngineError(ErrorCode::not_found, "no call " + ref.externalId.value_or("") +
+                                                 " for client " + ref.clientId.value_or(""));
 }
 
 EventRecord baseEvent(int64_t now, const Call& call, const char* kind, const std::string& source) {
@@ -97,11 +101,16 @@ EventRecord baseEvent(int64_t now, const Call& call, const char* kind, const std
 
 const char* nameOf(EventOutcome outcome) {
     switch (outcome) {
-        case EventOutcome::applied: return "applied";
-        case EventOutcome::duplicate: return "duplicate";
-        case EventOutcome::out_of_order: return "out_of_order";
-        case EventOutcome::after_end: return "after_end";
-        case EventOutcome::unknown_call: return "unknown_call";
+        case EventOutcome::applied:
+            return "applied";
+        case EventOutcome::duplicate:
+            return "duplicate";
+        case EventOutcome::out_of_order:
+            return "out_of_order";
+        case EventOutcome::after_end:
+            return "after_end";
+        case EventOutcome::unknown_call:
+            return "unknown_call";
     }
     return "applied";
 }
@@ -109,14 +118,17 @@ const char* nameOf(EventOutcome outcome) {
 EventResult CallLifecycle::applyStatus(StatusEvent event, Deadline deadline) {
     validateRef(event.call);
     if (event.status == CallState::reserved) {
-        throw EngineError(ErrorCode::invalid_argument, "status reserved is set by admission, not by events");
+        throw EngineError(ErrorCode::invalid_argument,
+                          "status reserved is set by admission, not by events");
     }
-    return writer_.run([&](Connection& c) { return applyStatusIn(c, clock_.nowMs(), event); }, deadline);
+    return writer_.run([&](Connection& c) { return applyStatusIn(c, clock_.nowMs(), event); },
+                       deadline);
 }
 
 EventResult CallLifecycle::heartbeat(CallRef call, std::string source, Deadline deadline) {
     validateRef(call);
-    return writer_.run([&](Connection& c) { return heartbeatIn(c, clock_.nowMs(), call, source); }, deadline);
+    return writer_.run([&](Connection& c) { return heartbeatIn(c, clock_.nowMs(), call, source); },
+                       deadline);
 }
 
 EventResult CallLifecycle::end(EndRequest request, Deadline deadline) {
@@ -125,7 +137,8 @@ EventResult CallLifecycle::end(EndRequest request, Deadline deadline) {
 }
 
 int CallLifecycle::reapExpired(int maxCalls, Deadline deadline) {
-    return writer_.run([&](Connection& c) { return reapExpiredIn(c, clock_.nowMs(), maxCalls); }, deadline);
+    return writer_.run([&](Connection& c) { return reapExpiredIn(c, clock_.nowMs(), maxCalls); },
+                       deadline);
 }
 
 EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const StatusEvent& ev) {
@@ -167,7 +180,8 @@ EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const Statu
                 if (q.run() == 1) {
                     record.callId = c.lastInsertRowid();
                     record.toState = nameOf(ev.status);
-                    result.detail = "call not admitted yet: recorded as ended; its admission will hold no slot";
+                    result.detail =
+                        "call not admitted yet: recorded as ended; its admission will hold no slot";
                     result.call = CallTable::findById(c, *record.callId);
                 }
             }
@@ -189,7 +203,8 @@ EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const Statu
             result.outcome = EventOutcome::duplicate;
             result.detail = "sequence " + std::to_string(*ev.sequence) + " already received";
         } else if (!call.live()) {
-            result.outcome = ev.status == call.state ? EventOutcome::duplicate : EventOutcome::after_end;
+            result.outcome =
+                ev.status == call.state ? EventOutcome::duplicate : EventOutcome::after_end;
             result.detail = std::string("call already ended as ") + nameOf(call.state);
         } else if (ev.status == call.state) {
             result.outcome = EventOutcome::duplicate;
@@ -200,7 +215,9 @@ EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const Statu
         } else {
             checkVersion(call, ev.expectedVersion);
             moveTo(call, *row, ev.status, now, ev.reason);
-            if (ev.sequence) call.lastSequence = std::max(call.lastSequence.value_or(*ev.sequence), *ev.sequence);
+            if (ev.sequence)
+                call.lastSequence =
+                    std::max(call.lastSequence.value_or(*ev.sequence), *ev.sequence);
             writeCall(c, call, now);
             result.outcome = EventOutcome::applied;
         }
@@ -217,7 +234,8 @@ EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const Statu
     return result;
 }
 
-EventResult CallLifecycle::heartbeatIn(Connection& c, int64_t now, const CallRef& ref, const std::string& source) {
+EventResult CallLifecycle::heartbeatIn(Connection& c, int64_t now, const CallRef& ref,
+                                       const std::string& source) {
     auto row = CallTable::find(c, ref);
     if (!row) throw callNotFound(ref);
     Call& call = row->call;
@@ -250,7 +268,8 @@ EventResult CallLifecycle::endIn(Connection& c, int64_t now, const EndRequest& r
         record.reason = result.detail;
     } else {
         checkVersion(call, req.expectedVersion);
-        const CallState next = call.state == CallState::in_progress ? CallState::completed : CallState::canceled;
+        const CallState next =
+            call.state == CallState::in_progress ? CallState::completed : CallState::canceled;
         moveTo(call, *row, next, now, req.reason.value_or("ended by " + req.source));
         writeCall(c, call, now);
         record.toState = nameOf(call.state);
@@ -276,8 +295,9 @@ int CallLifecycle::reapExpiredIn(Connection& c, int64_t now, int maxCalls) {
         Call& call = row->call;
         EventRecord record = baseEvent(now, call, "timeout", "reaper");
         const int64_t silentMs = now - call.updatedAt;
-        moveTo(call, *row, CallState::timed_out, now,
-               "no event for " + std::to_string(silentMs / 1000) + " s while " + nameOf(call.state));
+        moveTo(
+            call, *row, CallState::timed_out, now,
+            "no event for " + std::to_string(silentMs / 1000) + " s while " + nameOf(call.state));
         writeCall(c, call, now);
         record.toState = "timed_out";
         record.reason = call.endReason;

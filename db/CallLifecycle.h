@@ -26,11 +26,11 @@ const char* nameOf(EventOutcome outcome);
 struct StatusEvent {
     CallRef call;
     CallState status = CallState::initiated;
-    std::optional<int64_t> sequence{};          // provider's per-call sequence number
-    std::optional<int64_t> occurredAtMs{};      // provider's timestamp
-    std::optional<std::string> eventId{};       // idempotency key (provider event id)
-    std::optional<int64_t> expectedVersion{};   // optimistic check: conflict if the call changed
-    std::optional<std::string> reason{};        // stored as end_reason on a terminal event
+    std::optional<int64_t> sequence{};         // provider's per-call sequence number
+    std::optional<int64_t> occurredAtMs{};     // provider's timestamp
+    std::optional<std::string> eventId{};      // idempotency key (provider event id)
+    std::optional<int64_t> expectedVersion{};  // optimistic check: conflict if the call changed
+    std::optional<std::string> reason{};       // stored as end_reason on a terminal event
     std::string source = "api";
 };
 
@@ -44,16 +44,17 @@ struct EndRequest {
 struct EventResult {
     EventOutcome outcome = EventOutcome::applied;
     std::optional<Call> call{};  // the call after the event (absent for unknown_call)
-    std::string detail;        // why it was not applied
+    std::string detail;          // why it was not applied
 };
 
 class CallLifecycle {
-public:
+  public:
     CallLifecycle(GroupCommitWriter& writer, const Clock& clock) : writer_(writer), clock_(clock) {}
 
     EventResult applyStatus(StatusEvent event, Deadline deadline = noDeadline());
     // Extends a live call's expiry as if an event had come; no state change.
-    EventResult heartbeat(CallRef call, std::string source = "api", Deadline deadline = noDeadline());
+    EventResult heartbeat(CallRef call, std::string source = "api",
+                          Deadline deadline = noDeadline());
     // Ends a live call: completed if it was answered, canceled otherwise.
     EventResult end(EndRequest request, Deadline deadline = noDeadline());
     // Ends up to maxCalls calls whose expiry is at or before nowMs as
@@ -62,11 +63,12 @@ public:
 
     // Transaction bodies, for composing into batches.
     static EventResult applyStatusIn(Connection& c, int64_t nowMs, const StatusEvent& event);
-    static EventResult heartbeatIn(Connection& c, int64_t nowMs, const CallRef& call, const std::string& source);
+    static EventResult heartbeatIn(Connection& c, int64_t nowMs, const CallRef& call,
+                                   const std::string& source);
     static EventResult endIn(Connection& c, int64_t nowMs, const EndRequest& request);
     static int reapExpiredIn(Connection& c, int64_t nowMs, int maxCalls);
 
-private:
+  private:
     GroupCommitWriter& writer_;
     const Clock& clock_;
 };

@@ -44,15 +44,22 @@ std::optional<CallState> parseTwilioStatus(std::string_view text) {
     return std::nullopt;
 }
 
-bool isTerminal(CallState state) { return rank(state) == 4; }
+bool isTerminal(CallState state) {
+    return rank(state) == 4;
+}
 
 int rank(CallState state) {
     switch (state) {
-        case CallState::reserved: return 0;
-        case CallState::initiated: return 1;
-        case CallState::ringing: return 2;
-        case CallState::in_progress: return 3;
-        default: return 4;
+        case CallState::reserved:
+            return 0;
+        case CallState::initiated:
+            return 1;
+        case CallState::ringing:
+            return 2;
+        case CallState::in_progress:
+            return 3;
+        default:
+            return 4;
     }
 }
 

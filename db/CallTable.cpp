@@ -8,9 +8,9 @@ namespace calltrack::db {
 
 namespace {
 
-#define CALL_COLUMNS                                                                     \
+#define CALL_COLUMNS                                                                         \
     "c.id, c.client_id, c.external_id, c.provider, c.state, c.client_slot, c.would_refuse, " \
-    "c.last_sequence, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.expires_at, "  \
+    "c.last_sequence, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.expires_at, " \
     "c.end_reason, c.version, c.metadata, c.admitted_at"
 constexpr int kCallColumnCount = 17;
 
@@ -47,23 +47,25 @@ Call readCall(SQLite::Statement& s) {
     return call;
 }
 
-const char* const kFindById =
-    "SELECT " CALL_COLUMNS ", k.ring_timeout_s, k.max_call_s FROM calls c "
-    "JOIN clients k ON k.id = c.client_id WHERE c.id = ?1";
+const char* const kFindById = "SELECT " CALL_COLUMNS
+                              ", k.ring_timeout_s, k.max_call_s FROM calls c "
+                              "JOIN clients k ON k.id = c.client_id WHERE c.id = ?1";
 const char* const kFindByExternal =
-    "SELECT " CALL_COLUMNS ", k.ring_timeout_s, k.max_call_s FROM calls c "
+    "SELECT " CALL_COLUMNS
+    ", k.ring_timeout_s, k.max_call_s FROM calls c "
     "JOIN clients k ON k.id = c.client_id WHERE c.client_id = ?1 AND c.external_id = ?2";
 
 // Newest first; the cursor is the last id seen, so pages stay stable while
 // new calls (with larger ids) arrive.
-const char* const kListAll =
-    "SELECT " CALL_COLUMNS " FROM calls c WHERE (?1 IS NULL OR c.client_id = ?1) "
-    "AND c.id < ?2 ORDER BY c.id DESC LIMIT ?3";
-const char* const kListActive =
-    "SELECT " CALL_COLUMNS " FROM calls c WHERE (?1 IS NULL OR c.client_id = ?1) "
-    "AND c.ended_at IS NULL AND c.id < ?2 ORDER BY c.id DESC LIMIT ?3";
+const char* const kListAll = "SELECT " CALL_COLUMNS
+                             " FROM calls c WHERE (?1 IS NULL OR c.client_id = ?1) "
+                             "AND c.id < ?2 ORDER BY c.id DESC LIMIT ?3";
+const char* const kListActive = "SELECT " CALL_COLUMNS
+                                " FROM calls c WHERE (?1 IS NULL OR c.client_id = ?1) "
+                                "AND c.ended_at IS NULL AND c.id < ?2 ORDER BY c.id DESC LIMIT ?3";
 const char* const kListEnded =
-    "SELECT " CALL_COLUMNS " FROM calls c WHERE (?1 IS NULL OR c.client_id = ?1) "
+    "SELECT " CALL_COLUMNS
+    " FROM calls c WHERE (?1 IS NULL OR c.client_id = ?1) "
     "AND c.ended_at IS NOT NULL AND c.id < ?2 ORDER BY c.id DESC LIMIT ?3";
 
 }  // namespace
@@ -75,7 +77,8 @@ std::optional<CallWithTimeouts> CallTable::find(Connection& c, const CallRef& re
         q->bind(1, *ref.id);
     } else {
         if (!ref.clientId || !ref.externalId) {
-            throw EngineError(ErrorCode::invalid_argument, "a call is named by its id, or by client_id and external_id");
+            throw EngineError(ErrorCode::invalid_argument,
+                              "a call is named by its id, or by client_id and external_id");
         }
         q->bind(1, *ref.clientId);
         q->bind(2, *ref.externalId);

@@ -19,7 +19,7 @@ struct CallWithTimeouts {
 };
 
 class CallTable {
-public:
+  public:
     static std::optional<CallWithTimeouts> find(Connection& c, const CallRef& ref);
     static std::optional<Call> findById(Connection& c, int64_t id);
 

@@ -8,18 +8,23 @@ namespace calltrack::db {
 namespace {
 
 const char* const kFindClient =
-    "SELECT id, name, max_concurrent, enabled, mode, ring_timeout_s, max_call_s, active, refused_total, "
+    "SELECT id, name, max_concurrent, enabled, mode, ring_timeout_s, max_call_s, active, "
+    "refused_total, "
     "flagged_total, created_at, updated_at FROM clients WHERE id = ?1";
 const char* const kListClients =
-    "SELECT id, name, max_concurrent, enabled, mode, ring_timeout_s, max_call_s, active, refused_total, "
+    "SELECT id, name, max_concurrent, enabled, mode, ring_timeout_s, max_call_s, active, "
+    "refused_total, "
     "flagged_total, created_at, updated_at FROM clients ORDER BY id";
 const char* const kInsertClient =
-    "INSERT INTO clients (id, name, max_concurrent, enabled, mode, ring_timeout_s, max_call_s, created_at, "
+    "INSERT INTO clients (id, name, max_concurrent, enabled, mode, ring_timeout_s, max_call_s, "
+    "created_at, "
     "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)";
 const char* const kUpdateClient =
-    "UPDATE clients SET name = ?2, max_concurrent = ?3, enabled = ?4, mode = ?5, ring_timeout_s = ?6, "
+    "UPDATE clients SET name = ?2, max_concurrent = ?3, enabled = ?4, mode = ?5, ring_timeout_s = "
+    "?6, "
     "max_call_s = ?7, updated_at = ?8 WHERE id = ?1";
-const char* const kSetGlobal = "UPDATE settings SET global_limit = ?1, updated_at = ?2 WHERE id = 1";
+const char* const kSetGlobal =
+    "UPDATE settings SET global_limit = ?1, updated_at = ?2 WHERE id = 1";
 const char* const kGlobal = "SELECT global_limit, global_active FROM settings WHERE id = 1";
 
 Client readClient(SQLite::Statement& s) {
@@ -41,19 +46,23 @@ Client readClient(SQLite::Statement& s) {
 
 void validate(const std::string& id, const ClientPatch& p) {
     TextRules::requireClientId(id);
-    if (p.name && p.name->size() > 200) throw EngineError(ErrorCode::invalid_argument, "name must be at most 200 characters");
+    if (p.name && p.name->size() > 200)
+        throw EngineError(ErrorCode::invalid_argument, "name must be at most 200 characters");
     if (p.maxConcurrent && *p.maxConcurrent < 0) {
         throw EngineError(ErrorCode::invalid_argument, "max_concurrent must be an integer >= 0");
     }
     if (p.ringTimeoutS && *p.ringTimeoutS <= 0) {
         throw EngineError(ErrorCode::invalid_argument, "ring_timeout_s must be an integer > 0");
     }
-    if (p.maxCallS && *p.maxCallS <= 0) throw EngineError(ErrorCode::invalid_argument, "max_call_s must be an integer > 0");
+    if (p.maxCallS && *p.maxCallS <= 0)
+        throw EngineError(ErrorCode::invalid_argument, "max_call_s must be an integer > 0");
 }
 
 }  // namespace
 
-const char* nameOf(ClientMode mode) { return mode == ClientMode::observe ? "observe" : "enforce"; }
+const char* nameOf(ClientMode mode) {
+    return mode == ClientMode::observe ? "observe" : "enforce";
+}
 
 std::optional<ClientMode> parseClientMode(const std::string& text) {
     if (text == "enforce") return ClientMode::enforce;
@@ -61,12 +70,16 @@ std::optional<ClientMode> parseClientMode(const std::string& text) {
     return std::nullopt;
 }
 
-Client ClientRegistry::putIn(Connection& c, int64_t now, const std::string& id, const ClientPatch& p, PutMode mode) {
+Client ClientRegistry::putIn(Connection& c, int64_t now, const std::string& id,
+                             const ClientPatch& p, PutMode mode) {
     auto existing = findIn(c, id);
-    if (existing && mode == PutMode::create) throw EngineError(ErrorCode::conflict, "client " + id + " already exists");
-    if (!existing && mode == PutMode::update) throw EngineError(ErrorCode::not_found, "no client " + id);
+    if (existing && mode == PutMode::create)
+        throw EngineError(ErrorCode::conflict, "client " + id + " already exists");
+    if (!existing && mode == PutMode::update)
+        throw EngineError(ErrorCode::not_found, "no client " + id);
     if (!existing && !p.maxConcurrent) {
-        throw EngineError(ErrorCode::invalid_argument, "max_concurrent is required for a new client");
+        throw EngineError(ErrorCode::invalid_argument,
+                          "max_concurrent is required for a new client");
     }
     Client k = existing.value_or(Client{});
     k.id = id;
@@ -112,17 +125,20 @@ GlobalSettings ClientRegistry::globalIn(Connection& c) {
 
 Client ClientRegistry::create(const std::string& id, const ClientPatch& patch) {
     validate(id, patch);
-    return writer_.run([&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::create); });
+    return writer_.run(
+        [&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::create); });
 }
 
 Client ClientRegistry::update(const std::string& id, const ClientPatch& patch) {
     validate(id, patch);
-    return writer_.run([&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::update); });
+    return writer_.run(
+        [&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::update); });
 }
 
 Client ClientRegistry::put(const std::string& id, const ClientPatch& patch) {
     validate(id, patch);
-    return writer_.run([&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::upsert); });
+    return writer_.run(
+        [&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::upsert); });
 }
 
 std::optional<Client> ClientRegistry::find(const std::string& id) {
@@ -134,7 +150,8 @@ std::vector<Client> ClientRegistry::list() {
 }
 
 GlobalSettings ClientRegistry::setGlobalLimit(int64_t limit) {
-    if (limit < 0) throw EngineError(ErrorCode::invalid_argument, "the global limit must be an integer >= 0");
+    if (limit < 0)
+        throw EngineError(ErrorCode::invalid_argument, "the global limit must be an integer >= 0");
     return writer_.run([&](Connection& c) {
         Query q(c, kSetGlobal);
         q->bind(1, limit);

@@ -17,7 +17,7 @@
 namespace calltrack::db {
 
 class ClientRegistry {
-public:
+  public:
     ClientRegistry(GroupCommitWriter& writer, ReadPool& readers, const Clock& clock)
         : writer_(writer), readers_(readers), clock_(clock) {}
 
@@ -34,12 +34,13 @@ public:
     GlobalSettings global();
 
     enum class PutMode { create, update, upsert };
-    static Client putIn(Connection& c, int64_t nowMs, const std::string& id, const ClientPatch& patch, PutMode mode);
+    static Client putIn(Connection& c, int64_t nowMs, const std::string& id,
+                        const ClientPatch& patch, PutMode mode);
     static std::optional<Client> findIn(Connection& c, const std::string& id);
     static std::vector<Client> listIn(Connection& c);
     static GlobalSettings globalIn(Connection& c);
 
-private:
+  private:
     GroupCommitWriter& writer_;
     ReadPool& readers_;
     const Clock& clock_;

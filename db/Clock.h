@@ -9,7 +9,7 @@
 namespace calltrack::db {
 
 class Clock {
-public:
+  public:
     virtual ~Clock() = default;
     // Milliseconds since the Unix epoch (UTC). Shared by all processes on a
     // host, which is why it is wall-clock and not steady time.
@@ -17,7 +17,7 @@ public:
 };
 
 class SystemClock final : public Clock {
-public:
+  public:
     int64_t nowMs() const override {
         using namespace std::chrono;
         return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
@@ -26,13 +26,13 @@ public:
 
 // A clock that moves only when told to; safe to read from many threads.
 class ManualClock final : public Clock {
-public:
+  public:
     explicit ManualClock(int64_t startMs = 1'700'000'000'000) : now_(startMs) {}
     int64_t nowMs() const override { return now_.load(std::memory_order_acquire); }
     void advanceMs(int64_t ms) { now_.fetch_add(ms, std::memory_order_acq_rel); }
     void setMs(int64_t ms) { now_.store(ms, std::memory_order_release); }
 
-private:
+  private:
     std::atomic<int64_t> now_;
 };
 

@@ -28,7 +28,8 @@ int openFlags(const ConnectionOptions& options) {
 }  // namespace
 
 Connection::Connection(const std::string& path, const ConnectionOptions& options)
-    : path_((configureLibraryOnce(), path)), db_(path, openFlags(options) | SQLITE_OPEN_NOMUTEX, options.busyTimeoutMs) {
+    : path_((configureLibraryOnce(), path)),
+      db_(path, openFlags(options) | SQLITE_OPEN_NOMUTEX, options.busyTimeoutMs) {
     // Pragmas are per connection; journal_mode=WAL is persistent in the file
     // and is set by SchemaMigrator when the database is created.
     db_.exec("PRAGMA foreign_keys = ON");
@@ -38,7 +39,7 @@ Connection::Connection(const std::string& path, const ConnectionOptions& options
         db_.exec("PRAGMA query_only = ON");
     } else {
         db_.exec(options.durability == Durability::full ? "PRAGMA synchronous = FULL"
-                                                         : "PRAGMA synchronous = NORMAL");
+                                                        : "PRAGMA synchronous = NORMAL");
         // Truncate the WAL back to this size after checkpoints so a burst does
         // not leave a huge file behind.
         db_.exec("PRAGMA journal_size_limit = 67108864");
@@ -53,6 +54,8 @@ SQLite::Statement& Connection::prepared(const char* sql) {
     return *it->second;
 }
 
-bool Connection::inAutocommit() const { return sqlite3_get_autocommit(db_.getHandle()) != 0; }
+bool Connection::inAutocommit() const {
+    return sqlite3_get_autocommit(db_.getHandle()) != 0;
+}
 
 }  // namespace calltrack::db

@@ -27,7 +27,7 @@ struct ConnectionOptions {
 };
 
 class Connection {
-public:
+  public:
     Connection(const std::string& path, const ConnectionOptions& options);
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -43,7 +43,7 @@ public:
     bool inAutocommit() const;
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
     SQLite::Database db_;
     // Declared after db_: statements are finalized before the database closes.
@@ -53,7 +53,7 @@ private:
 // A borrowed prepared statement, reset and unbound when the scope ends, so a
 // statement is never left mid-step (which would block checkpoints and COMMIT).
 class Query {
-public:
+  public:
     Query(Connection& connection, const char* sql) : statement_(connection.prepared(sql)) {}
     ~Query() {
         statement_.tryReset();
@@ -71,7 +71,7 @@ public:
     // Runs a statement that returns no rows; returns the rows changed.
     int run() { return statement_.exec(); }
 
-private:
+  private:
     SQLite::Statement& statement_;
 };
 

@@ -25,9 +25,11 @@ auto translateOpenErrors(const std::string& path, F&& fn) {
         return fn();
     } catch (const SQLite::Exception& e) {
         if (e.getErrorCode() == SQLITE_BUSY) {
-            throw EngineError(ErrorCode::busy, "database " + path + " is locked by another writer: " + e.what());
+            throw EngineError(ErrorCode::busy,
+                              "database " + path + " is locked by another writer: " + e.what());
         }
-        throw EngineError(ErrorCode::storage_failure, "cannot open database " + path + ": " + e.what());
+        throw EngineError(ErrorCode::storage_failure,
+                          "cannot open database " + path + ": " + e.what());
     }
 }
 
@@ -37,12 +39,14 @@ const DatabaseOptions& Database::prepare(const DatabaseOptions& options) {
     translateOpenErrors(options.path, [&] {
         const bool exists = std::filesystem::exists(options.path);
         if (!exists && !options.createIfMissing) {
-            throw EngineError(ErrorCode::no_database, "no database at " + options.path +
-                                                          " (create one with `calltrack migrate --db " +
-                                                          options.path + "`)");
+            throw EngineError(ErrorCode::no_database,
+                              "no database at " + options.path +
+                                  " (create one with `calltrack migrate --db " + options.path +
+                                  "`)");
         }
         Connection bootstrap(options.path, writerConnection(options, options.createIfMissing));
-        if (options.createIfMissing && SchemaMigrator::version(bootstrap) == 0) SchemaMigrator::migrate(bootstrap);
+        if (options.createIfMissing && SchemaMigrator::version(bootstrap) == 0)
+            SchemaMigrator::migrate(bootstrap);
         SchemaMigrator::requireCurrent(bootstrap);
         return 0;
     });

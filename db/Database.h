@@ -22,7 +22,7 @@ struct DatabaseOptions {
 };
 
 class Database {
-public:
+  public:
     // Throws EngineError: no_database, schema_too_new, schema_too_old, busy, storage_failure.
     explicit Database(const DatabaseOptions& options);
 
@@ -33,7 +33,7 @@ public:
     // For `migrate`: creates or upgrades the file at options.path.
     static MigrationResult migrate(const DatabaseOptions& options);
 
-private:
+  private:
     static const DatabaseOptions& prepare(const DatabaseOptions& options);
 
     DatabaseOptions options_;

@@ -25,12 +25,12 @@ enum class ErrorCode {
 std::string_view nameOf(ErrorCode code);
 
 class EngineError : public std::runtime_error {
-public:
+  public:
     EngineError(ErrorCode code, const std::string& message)
         : std::runtime_error(message), code_(code) {}
     ErrorCode code() const noexcept { return code_; }
 
-private:
+  private:
     ErrorCode code_;
 };
 

@@ -15,7 +15,7 @@ struct EventRecord {
     std::optional<std::string> clientId{};
     std::optional<int64_t> callId{};
     std::optional<std::string> externalId{};
-    const char* kind = "status";  // admit, status, heartbeat, end, timeout
+    const char* kind = "status";   // admit, status, heartbeat, end, timeout
     const char* status = nullptr;  // static names only (nameOf)
     const char* outcome = "applied";
     std::optional<std::string> reason{};
@@ -28,7 +28,7 @@ struct EventRecord {
 };
 
 class EventLog {
-public:
+  public:
     static int64_t append(Connection& c, const EventRecord& e);
     // The outcome first recorded under this idempotency key, if any.
     static std::optional<std::string> outcomeForKey(Connection& c, const std::string& key);

@@ -22,8 +22,10 @@ bool isBatchFatal(int primaryCode) {
         case SQLITE_CANTOPEN:
         case SQLITE_READONLY:
         case SQLITE_PROTOCOL:
-        case SQLITE_INTERRUPT: return true;
-        default: return false;
+        case SQLITE_INTERRUPT:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -44,7 +46,9 @@ GroupCommitWriter::GroupCommitWriter(const std::string& path, const WriterOption
     thread_ = std::thread([this] { loop(); });
 }
 
-GroupCommitWriter::~GroupCommitWriter() { stop(); }
+GroupCommitWriter::~GroupCommitWriter() {
+    stop();
+}
 
 void GroupCommitWriter::stop() {
     {
@@ -124,9 +128,9 @@ void GroupCommitWriter::runBatch(std::vector<std::shared_ptr<PendingOp>>& batch)
         if (op->phase == Phase::cancelled) continue;
         if (op->deadline < now) {
             op->phase = Phase::done;
-            op->error = std::make_exception_ptr(EngineError(
-                ErrorCode::deadline_exceeded,
-                "the database could not take the write before the deadline"));
+            op->error = std::make_exception_ptr(
+                EngineError(ErrorCode::deadline_exceeded,
+                            "the database could not take the write before the deadline"));
             lock.unlock();
             op->cv.notify_one();
             continue;

@@ -39,7 +39,9 @@
 namespace calltrack::db {
 
 using Deadline = std::chrono::steady_clock::time_point;
-inline Deadline noDeadline() { return Deadline::max(); }
+inline Deadline noDeadline() {
+    return Deadline::max();
+}
 
 struct WriterOptions {
     ConnectionOptions connection;
@@ -55,7 +57,7 @@ struct WriterStats {
 };
 
 class GroupCommitWriter {
-public:
+  public:
     GroupCommitWriter(const std::string& path, const WriterOptions& options);
     ~GroupCommitWriter();
     GroupCommitWriter(const GroupCommitWriter&) = delete;
@@ -103,7 +105,7 @@ public:
     WriterStats stats() const;
     const std::string& path() const { return path_; }
 
-private:
+  private:
     enum class Phase { queued, running, done, cancelled };
 
     struct PendingOp {

@@ -17,7 +17,7 @@ struct CheckReport {
 };
 
 class InvariantChecker {
-public:
+  public:
     // `nowMs` and `graceMs` decide which expired-but-live calls are reported.
     static CheckReport run(Connection& c, int64_t nowMs, int64_t graceMs);
 };

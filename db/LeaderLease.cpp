@@ -11,15 +11,20 @@ namespace {
 const char* const kAcquire =
     "INSERT INTO leases (name, holder, acquired_at, expires_at) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (name) DO UPDATE SET "
-    "  acquired_at = CASE WHEN leases.holder = excluded.holder THEN leases.acquired_at ELSE excluded.acquired_at END, "
+    "  acquired_at = CASE WHEN leases.holder = excluded.holder THEN leases.acquired_at ELSE "
+    "excluded.acquired_at END, "
     "  holder = excluded.holder, expires_at = excluded.expires_at "
     "WHERE leases.holder = excluded.holder OR leases.expires_at <= ?3";
 const char* const kRelease = "DELETE FROM leases WHERE name = ?1 AND holder = ?2";
 }  // namespace
 
-LeaderLease::LeaderLease(GroupCommitWriter& writer, const Clock& clock, std::string name, std::string holder,
-                         int64_t ttlMs)
-    : writer_(writer), clock_(clock), name_(std::move(name)), holder_(std::move(holder)), ttlMs_(ttlMs) {}
+LeaderLease::LeaderLease(GroupCommitWriter& writer, const Clock& clock, std::string name,
+                         std::string holder, int64_t ttlMs)
+    : writer_(writer),
+      clock_(clock),
+      name_(std::move(name)),
+      holder_(std::move(holder)),
+      ttlMs_(ttlMs) {}
 
 bool LeaderLease::acquireOrRenew() {
     const int64_t attemptAt = clock_.nowMs();
@@ -56,7 +61,9 @@ void LeaderLease::release() {
     }
 }
 
-bool LeaderLease::held() const { return clock_.nowMs() < validUntilMs_; }
+bool LeaderLease::held() const {
+    return clock_.nowMs() < validUntilMs_;
+}
 
 std::string LeaderLease::processHolderId() {
     char host[256] = {};

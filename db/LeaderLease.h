@@ -18,7 +18,7 @@
 namespace calltrack::db {
 
 class LeaderLease {
-public:
+  public:
     LeaderLease(GroupCommitWriter& writer, const Clock& clock, std::string name, std::string holder,
                 int64_t ttlMs);
 
@@ -32,7 +32,7 @@ public:
     // A holder id unique to this process: host, pid and a random part.
     static std::string processHolderId();
 
-private:
+  private:
     GroupCommitWriter& writer_;
     const Clock& clock_;
     std::string name_;

@@ -25,7 +25,9 @@ ReadPool::Lease::~Lease() {
     pool.available_.notify_one();
 }
 
-ReadPool::Snapshot::Snapshot(Connection& c) : connection(c) { Query(c, "BEGIN").run(); }
+ReadPool::Snapshot::Snapshot(Connection& c) : connection(c) {
+    Query(c, "BEGIN").run();
+}
 
 ReadPool::Snapshot::~Snapshot() {
     // A read transaction has nothing to lose; ROLLBACK also ends it after an

@@ -16,7 +16,7 @@
 namespace calltrack::db {
 
 class ReadPool {
-public:
+  public:
     ReadPool(const std::string& path, size_t size, ConnectionOptions options);
 
     template <class F>
@@ -26,7 +26,7 @@ public:
         return fn(*lease.connection);
     }
 
-private:
+  private:
     struct Lease {
         explicit Lease(ReadPool& p);
         ~Lease();

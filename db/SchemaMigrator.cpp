@@ -52,12 +52,14 @@ MigrationResult SchemaMigrator::migrate(Connection& c) {
         const int found = version(c);
         result.fromVersion = found;
         result.toVersion = found;
-        if (found > kSchemaVersion) throw EngineError(ErrorCode::schema_too_new, tooNewMessage(c.path(), found));
+        if (found > kSchemaVersion)
+            throw EngineError(ErrorCode::schema_too_new, tooNewMessage(c.path(), found));
         if (found == 0) {
             if (hasUserTables(c)) {
-                throw EngineError(ErrorCode::invalid_argument,
-                                  "database " + c.path() +
-                                      " has tables but no calltrack schema version; refusing to touch it");
+                throw EngineError(
+                    ErrorCode::invalid_argument,
+                    "database " + c.path() +
+                        " has tables but no calltrack schema version; refusing to touch it");
             }
             c.exec(kSchemaSql);
             result.created = true;
@@ -70,14 +72,16 @@ MigrationResult SchemaMigrator::migrate(Connection& c) {
         }
         result.toVersion = version(c);
         if (result.toVersion != kSchemaVersion) {
-            throw EngineError(ErrorCode::internal, "schema.sql and kSchemaVersion disagree: got version " +
-                                                       std::to_string(result.toVersion));
+            throw EngineError(ErrorCode::internal,
+                              "schema.sql and kSchemaVersion disagree: got version " +
+                                  std::to_string(result.toVersion));
         }
         c.exec("COMMIT");
     } catch (const SQLite::Exception& e) {
         c.handle().tryExec("ROLLBACK");
         if (e.getErrorCode() == SQLITE_BUSY) {
-            throw EngineError(ErrorCode::busy, "database " + c.path() + " is locked by another writer");
+            throw EngineError(ErrorCode::busy,
+                              "database " + c.path() + " is locked by another writer");
         }
         throw EngineError(ErrorCode::storage_failure, std::string("migration failed: ") + e.what());
     } catch (...) {
@@ -90,11 +94,13 @@ MigrationResult SchemaMigrator::migrate(Connection& c) {
 void SchemaMigrator::requireCurrent(Connection& c) {
     const int found = version(c);
     if (found == kSchemaVersion) return;
-    if (found > kSchemaVersion) throw EngineError(ErrorCode::schema_too_new, tooNewMessage(c.path(), found));
+    if (found > kSchemaVersion)
+        throw EngineError(ErrorCode::schema_too_new, tooNewMessage(c.path(), found));
     if (found == 0) {
         throw EngineError(ErrorCode::schema_too_old,
-                          "database " + c.path() + " has no calltrack schema; run `calltrack migrate --db " +
-                              c.path() + "`");
+                          "database " + c.path() +
+                              " has no calltrack schema; run `calltrack migrate --db " + c.path() +
+                              "`");
     }
     throw EngineError(ErrorCode::schema_too_old,
                       "database " + c.path() + " has schema version " + std::to_string(found) +

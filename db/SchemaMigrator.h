@@ -19,7 +19,7 @@ struct MigrationResult {
 };
 
 class SchemaMigrator {
-public:
+  public:
     // Reads the version without changing anything; 0 = empty database.
     static int version(Connection& connection);
     // Creates or upgrades; throws EngineError schema_too_new for a database

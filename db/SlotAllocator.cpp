@@ -8,17 +8,20 @@ namespace {
 // live call holds. ?1 client id, ?2 client limit, ?3 global limit.
 const char* const kHinted =
     "SELECT (SELECT f.slot FROM free_client_slots f WHERE f.client_id = ?1 AND f.slot <= ?2 "
-    "          AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.client_id = ?1 AND c.client_slot = f.slot "
+    "          AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.client_id = ?1 AND c.client_slot = "
+    "f.slot "
     "                          AND c.ended_at IS NULL) ORDER BY f.slot LIMIT 1), "
     "       (SELECT g.slot FROM free_global_slots g WHERE g.slot <= ?3 "
-    "          AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.global_slot = g.slot AND c.ended_at IS NULL) "
+    "          AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.global_slot = g.slot AND c.ended_at "
+    "IS NULL) "
     "        ORDER BY g.slot LIMIT 1)";
 
 // The next never-used slot: one above the highest live slot or hint. Free
 // slots and live slots together always cover 1..high water, so when no hint
 // is within the limit, this is the only other candidate.
 const char* const kClientHighWater =
-    "SELECT max(coalesce((SELECT max(client_slot) FROM calls WHERE client_id = ?1 AND ended_at IS NULL), 0),"
+    "SELECT max(coalesce((SELECT max(client_slot) FROM calls WHERE client_id = ?1 AND ended_at IS "
+    "NULL), 0),"
     "           coalesce((SELECT max(slot) FROM free_client_slots WHERE client_id = ?1), 0))";
 const char* const kGlobalHighWater =
     "SELECT max(coalesce((SELECT max(global_slot) FROM calls WHERE ended_at IS NULL), 0),"
@@ -27,10 +30,12 @@ const char* const kGlobalHighWater =
 // Last resort when the hint tables were edited by hand: the first gap among
 // the live slots. O(live calls of the scope).
 const char* const kClientLive =
-    "SELECT client_slot FROM calls WHERE client_id = ?1 AND ended_at IS NULL AND client_slot IS NOT NULL "
+    "SELECT client_slot FROM calls WHERE client_id = ?1 AND ended_at IS NULL AND client_slot IS "
+    "NOT NULL "
     "ORDER BY client_slot";
 const char* const kGlobalLive =
-    "SELECT global_slot FROM calls WHERE ended_at IS NULL AND global_slot IS NOT NULL ORDER BY global_slot";
+    "SELECT global_slot FROM calls WHERE ended_at IS NULL AND global_slot IS NOT NULL ORDER BY "
+    "global_slot";
 
 int64_t firstGap(Query& q, int64_t limit) {
     int64_t expected = 1;
@@ -57,8 +62,8 @@ int64_t unhinted(Connection& c, const std::string* clientId, int64_t limit) {
 
 }  // namespace
 
-SlotAllocator::Slots SlotAllocator::allocate(Connection& c, const std::string& clientId, int64_t clientLimit,
-                                             int64_t globalLimit) {
+SlotAllocator::Slots SlotAllocator::allocate(Connection& c, const std::string& clientId,
+                                             int64_t clientLimit, int64_t globalLimit) {
     Slots slots;
     if (clientLimit <= 0 || globalLimit <= 0) return slots;
     {

@@ -16,12 +16,13 @@
 namespace calltrack::db {
 
 class SlotAllocator {
-public:
+  public:
     struct Slots {
         int64_t client = 0;  // 0: none free
         int64_t global = 0;
     };
-    static Slots allocate(Connection& c, const std::string& clientId, int64_t clientLimit, int64_t globalLimit);
+    static Slots allocate(Connection& c, const std::string& clientId, int64_t clientLimit,
+                          int64_t globalLimit);
 };
 
 }  // namespace calltrack::db

@@ -7,8 +7,9 @@ namespace calltrack::db {
 void TextRules::requireClientId(const std::string& id) {
     bool ok = !id.empty() && id.size() <= 64;
     for (char ch : id) {
-        const bool allowed = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                             ch == '.' || ch == '_' || ch == ':' || ch == '-';
+        const bool allowed = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                             (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == ':' ||
+                             ch == '-';
         ok = ok && allowed;
     }
     if (!ok) {

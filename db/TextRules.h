@@ -7,7 +7,7 @@
 namespace calltrack::db {
 
 class TextRules {
-public:
+  public:
     // 1-64 characters from [A-Za-z0-9._:-]
     static void requireClientId(const std::string& id);
     // 1-128 printable characters
