@@ -84,7 +84,7 @@ CREATE TABLE calls (
 ) STRICT;
 
 -- Limit guard, part 1: a live call's slot numbers are unique among live calls.
--- Part 2 (trigger calls_limit_guard): a new live call's slot numbers are
+-- Part 2 (trigger calls_insert_guard): a new live call's slot numbers are
 -- within [1, limit] at the time it is inserted. Together: no commit can ever
 -- hold more live slot-holding calls than a limit, whoever the writer is.
 -- Calls admitted before a limit was lowered keep their (now out-of-range)
@@ -135,7 +135,8 @@ CREATE UNIQUE INDEX call_events_idempotency ON call_events (idempotency_key) WHE
 CREATE INDEX call_events_by_sequence ON call_events (call_id, sequence) WHERE sequence IS NOT NULL;
 -- Events for calls not admitted yet (a terminal webhook that beat the admission).
 CREATE INDEX call_events_orphans ON call_events (client_id, external_id) WHERE call_id IS NULL;
-CREATE INDEX call_events_refusals ON call_events (client_id, at) WHERE outcome = 'refused';
+-- Refusals in a recent window (usage reports).
+CREATE INDEX call_events_refusals ON call_events (at, client_id) WHERE outcome = 'refused';
 
 -- Singleton background jobs (reaper, later the bot scheduler): one holder at
 -- a time; another process takes over once expires_at has passed.
@@ -148,10 +149,29 @@ CREATE TABLE leases (
 
 -- ---------------------------------------------------------------- triggers
 
-CREATE TRIGGER calls_limit_guard BEFORE INSERT ON calls
-WHEN NEW.ended_at IS NULL
+-- One BEFORE INSERT trigger (one sub-program frame on the admission path)
+-- guards every insert:
+--  * INSERT OR REPLACE must never delete a call: REPLACE deletes the
+--    conflicting row without firing DELETE triggers (unless the connection
+--    enabled recursive_triggers), which would drop a live call and leave the
+--    counters wrong. So a conflict on id, on (client_id, external_id) or on a
+--    live slot is refused here, before REPLACE can act;
+--  * a live call must belong to a known client (foreign keys are off in a
+--    plain sqlite3 shell, so the trigger checks it itself), hold slots within
+--    the limits in force, not be for a disabled client, and hold a slot unless
+--    its client is in observe mode.
+CREATE TRIGGER calls_insert_guard BEFORE INSERT ON calls
 BEGIN
     SELECT CASE
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.id = NEW.id) THEN
+            RAISE(ABORT, 'calltrack: a call with this id exists')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.client_id = NEW.client_id AND c.external_id = NEW.external_id) THEN
+            RAISE(ABORT, 'calltrack: this client already has a call with this external_id')
+        WHEN NEW.ended_at IS NOT NULL THEN NULL
+        WHEN s.id IS NULL THEN
+            RAISE(ABORT, 'calltrack: the settings row is missing')
+        WHEN k.id IS NULL THEN
+            RAISE(ABORT, 'calltrack: unknown client')
         WHEN NEW.client_slot > k.max_concurrent THEN
             RAISE(ABORT, 'calltrack: client_limit_reached: client_slot is above the client''s max_concurrent')
         WHEN NEW.global_slot > s.global_limit THEN
@@ -160,9 +180,24 @@ BEGIN
             RAISE(ABORT, 'calltrack: client_disabled: a disabled client cannot take a slot')
         WHEN NEW.client_slot IS NULL AND k.mode <> 'observe' THEN
             RAISE(ABORT, 'calltrack: a live call of an enforce-mode client must hold a slot')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.client_id = NEW.client_id AND c.client_slot = NEW.client_slot
+                     AND c.ended_at IS NULL) THEN
+            RAISE(ABORT, 'calltrack: client slot is held by a live call')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.global_slot = NEW.global_slot AND c.ended_at IS NULL) THEN
+            RAISE(ABORT, 'calltrack: global slot is held by a live call')
     END
-    FROM clients k, settings s
-    WHERE k.id = NEW.client_id AND s.id = 1;
+    FROM (SELECT 1) LEFT JOIN settings s ON s.id = 1 LEFT JOIN clients k ON k.id = NEW.client_id;
+END;
+
+CREATE TRIGGER settings_no_delete BEFORE DELETE ON settings
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: the settings row cannot be deleted');
+END;
+
+CREATE TRIGGER clients_no_delete_with_live_calls BEFORE DELETE ON clients
+WHEN EXISTS (SELECT 1 FROM calls c WHERE c.client_id = OLD.id AND c.ended_at IS NULL)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: a client with live calls cannot be deleted');
 END;
 
 CREATE TRIGGER calls_slots_immutable BEFORE UPDATE OF client_id, client_slot, global_slot, external_id ON calls

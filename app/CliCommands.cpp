@@ -1,7 +1,7 @@
 #include "app/CliCommands.h"
 
+#include "api/JsonLog.h"
 #include "app/ExitCode.h"
-#include "app/JsonLog.h"
 #include "app/ServeCommand.h"
 #include "app/TextTable.h"
 #include "db/AdmissionEngine.h"
@@ -159,22 +159,78 @@ int runCli(int argc, char** argv) {
         ->capture_default_str();
 
     std::function<int()> action;
-    JsonLog log;
 
     // serve
     ServeOptions serve;
     int reaperIntervalMs = 1000;
-    auto* serveCmd = app.add_subcommand("serve", "run the engine and its background jobs (reaper)");
+    int requestDeadlineMs = 2000;
+    std::string listen = "127.0.0.1:8080";
+    std::string logLevel = "info";
+    auto* serveCmd =
+        app.add_subcommand("serve", "serve the HTTP API and run the background jobs (reaper)");
+    serveCmd
+        ->add_option("--listen", listen,
+                     "HOST:PORT to listen on; without CALLTRACK_ADMIN_TOKEN only a loopback "
+                     "address is allowed")
+        ->envname("CALLTRACK_LISTEN")
+        ->capture_default_str();
+    serveCmd->add_option("--threads", serve.http.threads, "HTTP worker threads")
+        ->envname("CALLTRACK_THREADS")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
+    serveCmd
+        ->add_option("--max-body-bytes", serve.http.maxBodyBytes, "larger request bodies get 413")
+        ->envname("CALLTRACK_MAX_BODY_BYTES")
+        ->check(CLI::Range(1024, 16 * 1024 * 1024))
+        ->capture_default_str();
+    serveCmd
+        ->add_option("--request-deadline-ms", requestDeadlineMs,
+                     "a write that cannot start within this gets 503 with Retry-After")
+        ->envname("CALLTRACK_REQUEST_DEADLINE_MS")
+        ->check(CLI::Range(10, 60000))
+        ->capture_default_str();
+    serveCmd
+        ->add_option("--log-level", logLevel, "debug, info, warn or error (JSON lines on stderr)")
+        ->envname("CALLTRACK_LOG_LEVEL")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+        ->capture_default_str();
     serveCmd
         ->add_option("--reaper-interval-ms", reaperIntervalMs, "how often expired calls are ended")
         ->check(CLI::Range(10, 60000))
         ->capture_default_str();
+    serveCmd->footer(
+        "Environment: CALLTRACK_ADMIN_TOKEN (bearer token with full access; never logged), and the "
+        "variables named above.");
     serveCmd->callback([&] {
         action = [&] {
+            const auto colon = listen.rfind(':');
+            int port = -1;
+            if (colon != std::string::npos) {
+                try {
+                    port = std::stoi(listen.substr(colon + 1));
+                } catch (...) {
+                }
+            }
+            if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+                throw db::EngineError(db::ErrorCode::invalid_argument,
+                                      "--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+            }
+            serve.http.host = listen.substr(0, colon);
+            if (serve.http.host.size() > 2 && serve.http.host.front() == '[') {
+                serve.http.host = serve.http.host.substr(1, serve.http.host.size() - 2);
+            }
+            serve.http.port = port;
+            if (const char* token = std::getenv("CALLTRACK_ADMIN_TOKEN"); token && *token) {
+                serve.http.adminToken = token;
+            }
+            serve.requestDeadline = std::chrono::milliseconds(requestDeadlineMs);
             serve.database = common.databaseOptions();
             serve.database.readers = 4;
             serve.reaperInterval = std::chrono::milliseconds(reaperIntervalMs);
-            return runServe(serve, log);
+            api::LogLevel level = api::LogLevel::info;
+            api::JsonLog::parseLevel(logLevel, level);
+            api::JsonLog serveLog(level);
+            return runServe(serve, serveLog);
         };
     });
 

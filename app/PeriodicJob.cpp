@@ -3,7 +3,7 @@
 namespace calltrack::app {
 
 PeriodicJob::PeriodicJob(std::string name, std::chrono::milliseconds interval,
-                         std::function<void()> tick, JsonLog& log)
+                         std::function<void()> tick, api::JsonLog& log)
     : name_(std::move(name)), interval_(interval), tick_(std::move(tick)), log_(log) {
     thread_ = std::jthread([this](std::stop_token st) { loop(st); });
 }

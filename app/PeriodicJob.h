@@ -3,7 +3,7 @@
 // thread is joined on stop() and in the destructor; a tick that throws is
 // logged and the job goes on.
 
-#include "app/JsonLog.h"
+#include "api/JsonLog.h"
 
 #include <chrono>
 #include <condition_variable>
@@ -17,7 +17,7 @@ namespace calltrack::app {
 class PeriodicJob {
   public:
     PeriodicJob(std::string name, std::chrono::milliseconds interval, std::function<void()> tick,
-                JsonLog& log);
+                api::JsonLog& log);
     ~PeriodicJob();
     PeriodicJob(const PeriodicJob&) = delete;
     PeriodicJob& operator=(const PeriodicJob&) = delete;
@@ -32,7 +32,7 @@ class PeriodicJob {
     std::string name_;
     std::chrono::milliseconds interval_;
     std::function<void()> tick_;
-    JsonLog& log_;
+    api::JsonLog& log_;
     std::mutex mutex_;
     std::condition_variable_any cv_;
     bool woken_ = false;  // guarded by mutex_

@@ -2,7 +2,7 @@
 
 namespace calltrack::app {
 
-ReaperJob::ReaperJob(db::CallLifecycle& lifecycle, db::LeaderLease& lease, JsonLog& log,
+ReaperJob::ReaperJob(db::CallLifecycle& lifecycle, db::LeaderLease& lease, api::JsonLog& log,
                      ReaperOptions options)
     : lifecycle_(lifecycle), lease_(lease), log_(log), options_(options) {}
 

@@ -5,7 +5,7 @@
 // reaps once regardless of the lease, so a restart after a crash frees the
 // slots of calls that expired while nothing was running.
 
-#include "app/JsonLog.h"
+#include "api/JsonLog.h"
 #include "app/PeriodicJob.h"
 #include "db/CallLifecycle.h"
 #include "db/LeaderLease.h"
@@ -22,7 +22,7 @@ struct ReaperOptions {
 
 class ReaperJob {
   public:
-    ReaperJob(db::CallLifecycle& lifecycle, db::LeaderLease& lease, JsonLog& log,
+    ReaperJob(db::CallLifecycle& lifecycle, db::LeaderLease& lease, api::JsonLog& log,
               ReaperOptions options = {});
     ~ReaperJob();
 
@@ -37,7 +37,7 @@ class ReaperJob {
   private:
     db::CallLifecycle& lifecycle_;
     db::LeaderLease& lease_;
-    JsonLog& log_;
+    api::JsonLog& log_;
     ReaperOptions options_;
     std::unique_ptr<PeriodicJob> job_;
 };

@@ -1,7 +1,9 @@
 #include "app/ServeCommand.h"
 
 #include "app/ReaperJob.h"
+#include "db/AdmissionEngine.h"
 #include "db/CallLifecycle.h"
+#include "db/ClientRegistry.h"
 #include "db/LeaderLease.h"
 
 #include <pthread.h>
@@ -9,7 +11,7 @@
 
 namespace calltrack::app {
 
-int runServe(const ServeOptions& options, JsonLog& log) {
+int runServe(const ServeOptions& options, api::JsonLog& log) {
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
@@ -22,6 +24,8 @@ int runServe(const ServeOptions& options, JsonLog& log) {
     dbOptions.createIfMissing = true;
     db::Database database(dbOptions);
     db::CallLifecycle lifecycle(database.writer(), clock);
+    db::AdmissionEngine admission(database.writer(), clock);
+    db::ClientRegistry clients(database.writer(), database.readers(), clock);
     db::LeaderLease lease(database.writer(), clock, "reaper", db::LeaderLease::processHolderId(),
                           options.leaseTtlMs);
     ReaperJob reaper(lifecycle, lease, log,
@@ -29,8 +33,23 @@ int runServe(const ServeOptions& options, JsonLog& log) {
 
     const int reaped = reaper.reapAll();
     reaper.start();
+    api::ApiContext api{
+        database, admission, lifecycle, clients, clock, log, options.requestDeadline};
+    std::unique_ptr<api::HttpServer> http;
+    try {
+        http = std::make_unique<api::HttpServer>(api, options.http);
+    } catch (const std::runtime_error& e) {
+        log.error(e.what());
+        return 2;
+    }
+    http->start();
+    if (!options.http.adminToken) {
+        log.warn("no CALLTRACK_ADMIN_TOKEN: the API is open to anyone who can reach " +
+                 options.http.host + " (allowed on loopback only)");
+    }
     log.info("calltrack serving",
-             {{"db", dbOptions.path},
+             {{"listen", options.http.host + ":" + std::to_string(http->port())},
+              {"db", dbOptions.path},
               {"synchronous", dbOptions.durability == db::Durability::full ? "full" : "normal"},
               {"timed_out_at_start", reaped},
               {"holder", lease.holder()}});
@@ -38,6 +57,7 @@ int runServe(const ServeOptions& options, JsonLog& log) {
     int signal = 0;
     sigwait(&signals, &signal);
     log.info("shutting down", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
+    http->stop();  // in-flight requests finish first
     reaper.stop();
     database.writer().stop();
     const auto stats = database.writer().stats();

@@ -1,9 +1,11 @@
 #pragma once
 // `calltrack serve`: opens (creating if needed) the database, ends expired
-// calls once, then runs the background jobs until SIGINT or SIGTERM, and
-// shuts down in order: jobs stop, the writer drains its queue, exit 0.
+// calls once, then serves the HTTP API and runs the background jobs until
+// SIGINT or SIGTERM, and shuts down in order: stop accepting and finish
+// in-flight requests, stop the jobs, drain the writer, exit 0.
 
-#include "app/JsonLog.h"
+#include "api/HttpServer.h"
+#include "api/JsonLog.h"
 #include "db/Database.h"
 
 #include <chrono>
@@ -12,6 +14,8 @@ namespace calltrack::app {
 
 struct ServeOptions {
     db::DatabaseOptions database;
+    api::HttpOptions http;
+    std::chrono::milliseconds requestDeadline{2000};
     std::chrono::milliseconds reaperInterval{1000};
     int reaperBatch = 500;
     int64_t leaseTtlMs = 5000;
@@ -19,6 +23,6 @@ struct ServeOptions {
 
 // Blocks SIGINT/SIGTERM in the calling thread (and so in every thread it
 // starts) and waits for one of them; returns the exit status.
-int runServe(const ServeOptions& options, JsonLog& log);
+int runServe(const ServeOptions& options, api::JsonLog& log);
 
 }  // namespace calltrack::app

@@ -20,23 +20,45 @@ const char* const kLimits =
     "SELECT s.global_limit, s.global_active, k.max_concurrent, k.enabled, k.mode, k.active, "
     "k.ring_timeout_s "
     "FROM settings s LEFT JOIN clients k ON k.id = ?1 WHERE s.id = 1";
-// On a (client_id, external_id) that exists, nothing is inserted: a retry of
-// an earlier admission gets the existing call, and a call that a provider
-// already reported ended (admitted_at NULL) becomes admitted, still ended and
-// without a slot. Finding out this way costs nothing on the usual path.
+// The schema's insert guard refuses a second call with the same
+// (client_id, external_id) outright (so that INSERT OR REPLACE can never
+// delete a call); the engine looks the pair up first.
 const char* const kInsertCall =
     "INSERT INTO calls (client_id, external_id, provider, state, client_slot, global_slot, "
     "would_refuse, "
     "created_at, admitted_at, updated_at, expires_at, metadata) "
-    "VALUES (?1, ?2, ?3, 'reserved', ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9) "
-    "ON CONFLICT (client_id, external_id) DO UPDATE SET admitted_at = excluded.admitted_at, "
-    "  updated_at = excluded.updated_at, version = version + 1 WHERE calls.admitted_at IS NULL "
-    "RETURNING id, version";
+    "VALUES (?1, ?2, ?3, 'reserved', ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9)";
 const char* const kCountRefusal =
     "UPDATE clients SET refused_total = refused_total + 1 WHERE id = ?1";
 const char* const kClaimEarlyEnded =
     "UPDATE calls SET admitted_at = ?2, updated_at = ?2, version = version + 1 "
     "WHERE id = ?1 AND admitted_at IS NULL";
+
+// SQLite's json_valid() (the metadata CHECK) refuses deep nesting that a
+// general parser accepts; a modest bound keeps the two in agreement.
+constexpr int kMaxMetadataDepth = 64;
+
+int jsonDepth(const std::string& text) {
+    int depth = 0, deepest = 0;
+    bool inString = false, escaped = false;
+    for (char ch : text) {
+        if (inString) {
+            if (escaped)
+                escaped = false;
+            else if (ch == '\\')
+                escaped = true;
+            else if (ch == '"')
+                inString = false;
+        } else if (ch == '"') {
+            inString = true;
+        } else if (ch == '[' || ch == '{') {
+            deepest = std::max(deepest, ++depth);
+        } else if (ch == ']' || ch == '}') {
+            --depth;
+        }
+    }
+    return deepest;
+}
 
 std::string generatedExternalId() {
     // 128 random bits: collisions are not a practical concern, and a clash
@@ -76,8 +98,11 @@ void AdmissionEngine::validate(AdmitRequest& r) {
     if (r.provider.empty() || r.provider.size() > 32) {
         throw EngineError(ErrorCode::invalid_argument, "provider must be 1 to 32 characters");
     }
-    if (r.metadataJson && !nlohmann::json::accept(*r.metadataJson)) {
-        throw EngineError(ErrorCode::invalid_argument, "metadata must be valid JSON");
+    if (r.metadataJson && (!nlohmann::json::accept(*r.metadataJson) ||
+                           jsonDepth(*r.metadataJson) > kMaxMetadataDepth)) {
+        throw EngineError(ErrorCode::invalid_argument,
+                          "metadata must be valid JSON nested at most " +
+                              std::to_string(kMaxMetadataDepth) + " levels deep");
     }
 }
 
@@ -93,8 +118,9 @@ namespace {
 // the call, counted once) or the first admission of a call the provider
 // already reported ended (answered as admitted, ended, holding no slot).
 AdmitResult existingCall(Connection& c, int64_t now, AdmitResult result, EventRecord& event,
-                         Call call, bool claimed) {
-    if (!claimed && !call.admittedAt) {
+                         Call call) {
+    bool claimed = false;
+    if (!call.admittedAt) {
         Query q(c, kClaimEarlyEnded);
         q->bind(1, call.id);
         q->bind(2, now);
@@ -104,6 +130,8 @@ AdmitResult existingCall(Connection& c, int64_t now, AdmitResult result, EventRe
     event.callId = call.id;
     if (claimed) {
         call.admittedAt = now;
+        call.updatedAt = now;
+        ++call.version;
         result.outcome = AdmitResult::Outcome::admitted;
         event.outcome = "admitted";
         event.toState = nameOf(call.state);
@@ -153,6 +181,13 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
         return result;
     }
 
+    // A retry of an earlier admission gets its call back (counted once), even
+    // when the client is full now; so does the first admission of a call a
+    // provider already reported ended (admitted ended, holding no slot).
+    if (auto existing = CallTable::find(c, CallRef::byExternal(r.clientId, *r.externalId))) {
+        return existingCall(c, now, std::move(result), event, std::move(existing->call));
+    }
+
     SlotAllocator::Slots slots;
     if (!enabled) {
         result.refusal = Refusal::client_disabled;
@@ -182,11 +217,6 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
     call.expiresAt = now + ringTimeoutS * 1000;
 
     if (result.refusal != Refusal::none) {
-        // A retry of a call admitted before the client filled up is not
-        // refused: it gets its call back.
-        if (auto existing = CallTable::find(c, CallRef::byExternal(r.clientId, *r.externalId))) {
-            return existingCall(c, now, std::move(result), event, std::move(existing->call), false);
-        }
         slots = SlotAllocator::Slots{};
         if (!observe) {
             event.outcome = "refused";
@@ -216,21 +246,8 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
         q->bind(7, now);
         q->bind(8, *call.expiresAt);
         if (call.metadata) q->bind(9, *call.metadata);
-        // A row back with version 1: inserted. Version > 1: the upsert
-        // admitted an early-ended call. No row: a retry of an admitted call.
-        std::optional<int64_t> id, version;
-        if (q.step()) {
-            id = q->getColumn(0).getInt64();
-            version = q->getColumn(1).getInt64();
-        }
-        if (!id || *version > 1) {
-            auto existing = CallTable::find(c, CallRef::byExternal(r.clientId, *r.externalId));
-            if (!existing)
-                throw EngineError(ErrorCode::internal, "call conflict but no existing call");
-            return existingCall(c, now, std::move(result), event, std::move(existing->call),
-                                id.has_value());
-        }
-        call.id = *id;
+        q.run();
+        call.id = c.lastInsertRowid();
     }
     if (call.holdsSlot) {
         ++result.client.active;

@@ -2,8 +2,6 @@
 
 #include "db/EngineError.h"
 
-#include <ctime>
-
 namespace calltrack::db {
 
 namespace {
@@ -108,16 +106,6 @@ std::vector<Call> CallTable::list(Connection& c, const ListFilter& filter) {
     std::vector<Call> out;
     while (q.step()) out.push_back(readCall(*q));
     return out;
-}
-
-std::string isoTime(int64_t ms) {
-    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-    return buf;
 }
 
 }  // namespace calltrack::db

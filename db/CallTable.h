@@ -4,6 +4,7 @@
 
 #include "db/Call.h"
 #include "db/Connection.h"
+#include "db/IsoTime.h"
 
 #include <optional>
 #include <string>
@@ -31,8 +32,5 @@ class CallTable {
     };
     static std::vector<Call> list(Connection& c, const ListFilter& filter);
 };
-
-// "yyyy-mm-ddThh:mm:ss.sssZ" for a Unix time in milliseconds.
-std::string isoTime(int64_t ms);
 
 }  // namespace calltrack::db

@@ -70,8 +70,8 @@ std::optional<ClientMode> parseClientMode(const std::string& text) {
     return std::nullopt;
 }
 
-Client ClientRegistry::putIn(Connection& c, int64_t now, const std::string& id,
-                             const ClientPatch& p, PutMode mode) {
+ClientRegistry::PutResult ClientRegistry::putIn(Connection& c, int64_t now, const std::string& id,
+                                                const ClientPatch& p, PutMode mode) {
     auto existing = findIn(c, id);
     if (existing && mode == PutMode::create)
         throw EngineError(ErrorCode::conflict, "client " + id + " already exists");
@@ -100,7 +100,7 @@ Client ClientRegistry::putIn(Connection& c, int64_t now, const std::string& id,
     q->bind(7, k.maxCallS);
     q->bind(8, now);
     q.run();
-    return *findIn(c, id);
+    return PutResult{*findIn(c, id), !existing};
 }
 
 std::optional<Client> ClientRegistry::findIn(Connection& c, const std::string& id) {
@@ -126,16 +126,16 @@ GlobalSettings ClientRegistry::globalIn(Connection& c) {
 Client ClientRegistry::create(const std::string& id, const ClientPatch& patch) {
     validate(id, patch);
     return writer_.run(
-        [&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::create); });
+        [&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::create).client; });
 }
 
 Client ClientRegistry::update(const std::string& id, const ClientPatch& patch) {
     validate(id, patch);
     return writer_.run(
-        [&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::update); });
+        [&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::update).client; });
 }
 
-Client ClientRegistry::put(const std::string& id, const ClientPatch& patch) {
+ClientRegistry::PutResult ClientRegistry::put(const std::string& id, const ClientPatch& patch) {
     validate(id, patch);
     return writer_.run(
         [&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::upsert); });

@@ -25,7 +25,11 @@ class ClientRegistry {
     // it does not; put: either (max_concurrent required when creating).
     Client create(const std::string& id, const ClientPatch& patch);
     Client update(const std::string& id, const ClientPatch& patch);
-    Client put(const std::string& id, const ClientPatch& patch);
+    struct PutResult {
+        Client client;
+        bool created = false;
+    };
+    PutResult put(const std::string& id, const ClientPatch& patch);
 
     std::optional<Client> find(const std::string& id);
     std::vector<Client> list();
@@ -34,8 +38,8 @@ class ClientRegistry {
     GlobalSettings global();
 
     enum class PutMode { create, update, upsert };
-    static Client putIn(Connection& c, int64_t nowMs, const std::string& id,
-                        const ClientPatch& patch, PutMode mode);
+    static PutResult putIn(Connection& c, int64_t nowMs, const std::string& id,
+                           const ClientPatch& patch, PutMode mode);
     static std::optional<Client> findIn(Connection& c, const std::string& id);
     static std::vector<Client> listIn(Connection& c);
     static GlobalSettings globalIn(Connection& c);

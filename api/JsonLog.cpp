@@ -1,9 +1,9 @@
-#include "app/JsonLog.h"
+#include "api/JsonLog.h"
 
 #include "db/CallTable.h"
 #include "db/Clock.h"
 
-namespace calltrack::app {
+namespace calltrack::api {
 
 namespace {
 const char* levelName(LogLevel level) {
@@ -45,4 +45,4 @@ bool JsonLog::parseLevel(const std::string& text, LogLevel& out) {
     return false;
 }
 
-}  // namespace calltrack::app
+}  // namespace calltrack::api

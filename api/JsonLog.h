@@ -9,7 +9,7 @@
 #include <mutex>
 #include <string>
 
-namespace calltrack::app {
+namespace calltrack::api {
 
 enum class LogLevel { debug = 0, info = 1, warn = 2, error = 3 };
 
@@ -41,4 +41,4 @@ class JsonLog {
     std::mutex mutex_;
 };
 
-}  // namespace calltrack::app
+}  // namespace calltrack::api

@@ -1,0 +1,27 @@
+#pragma once
+// What the HTTP handlers use: the engine (through its public classes only;
+// the HTTP layer holds no SQL), the clock, the log and the request limits.
+
+#include "api/JsonLog.h"
+#include "db/AdmissionEngine.h"
+#include "db/CallLifecycle.h"
+#include "db/ClientRegistry.h"
+#include "db/Database.h"
+
+#include <chrono>
+
+namespace calltrack::api {
+
+struct ApiContext {
+    db::Database& database;
+    db::AdmissionEngine& admission;
+    db::CallLifecycle& lifecycle;
+    db::ClientRegistry& clients;
+    const db::Clock& clock;
+    JsonLog& log;
+    std::chrono::milliseconds requestDeadline{2000};
+
+    db::Deadline deadline() const { return std::chrono::steady_clock::now() + requestDeadline; }
+};
+
+}  // namespace calltrack::api

@@ -1,0 +1,37 @@
+#include "api/ApiError.h"
+
+namespace calltrack::api {
+
+ApiError ApiError::fromEngine(const db::EngineError& e) {
+    using db::ErrorCode;
+    switch (e.code()) {
+        case ErrorCode::invalid_argument:
+            return {400, "invalid_request", e.what()};
+        case ErrorCode::not_found:
+            return {404, "not_found", e.what()};
+        case ErrorCode::conflict:
+            return {409, "conflict", e.what()};
+        case ErrorCode::busy:
+        case ErrorCode::deadline_exceeded: {
+            ApiError out(
+                503, "database_busy",
+                std::string("the database could not take the write in time; retry: ") + e.what());
+            out.retryAfterMs = 1000;
+            return out;
+        }
+        case ErrorCode::storage_failure: {
+            ApiError out(503, "storage_failure", e.what());
+            out.retryAfterMs = 1000;
+            return out;
+        }
+        case ErrorCode::shutting_down: {
+            ApiError out(503, "shutting_down", e.what());
+            out.retryAfterMs = 1000;
+            return out;
+        }
+        default:
+            return {500, "internal", "internal error"};
+    }
+}
+
+}  // namespace calltrack::api

@@ -1,0 +1,35 @@
+#pragma once
+// The one error shape of the HTTP API:
+//   {"error": {"code": "<stable code>", "message": "...", "request_id": "..."}}
+// plus, for 429 and 503, "retry_after_ms" and a Retry-After header.
+// Handlers throw ApiError; HttpServer turns it into the response.
+
+#include "db/EngineError.h"
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace calltrack::api {
+
+class ApiError : public std::runtime_error {
+  public:
+    ApiError(int status, std::string code, const std::string& message)
+        : std::runtime_error(message), status(status), code(std::move(code)) {}
+
+    int status;
+    std::string code;
+    std::optional<int64_t> retryAfterMs;
+    std::string allow;  // for 405
+
+    static ApiError badRequest(const std::string& message) {
+        return {400, "invalid_request", message};
+    }
+    static ApiError notFound(const std::string& code, const std::string& message) {
+        return {404, code, message};
+    }
+    // Maps an engine error to its HTTP status and stable code.
+    static ApiError fromEngine(const db::EngineError& e);
+};
+
+}  // namespace calltrack::api

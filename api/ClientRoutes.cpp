@@ -1,0 +1,96 @@
+#include "api/ApiError.h"
+#include "api/JsonBody.h"
+#include "api/ResourceJson.h"
+#include "api/Routes.h"
+#include "db/UsageQueries.h"
+
+namespace calltrack::api {
+
+namespace {
+
+db::ClientPatch clientPatch(const JsonBody& body) {
+    for (const char* notYet : {"twilio", "webhook_secret"}) {
+        if (body.json().contains(notYet)) {
+            throw ApiError::badRequest(
+                std::string(notYet) +
+                ": provider webhooks are not available in this version of calltrack");
+        }
+    }
+    db::ClientPatch p;
+    p.name = body.text("name", 200);
+    p.maxConcurrent = body.integer("max_concurrent", 0, 1'000'000'000);
+    p.enabled = body.boolean("enabled");
+    if (auto mode = body.text("mode", 16)) {
+        p.mode = db::parseClientMode(*mode);
+        if (!p.mode) throw ApiError::badRequest("mode must be \"enforce\" or \"observe\"");
+    }
+    p.ringTimeoutS = body.integer("ring_timeout_s", 1, 86'400);
+    p.maxCallS = body.integer("max_call_s", 1, 7 * 86'400);
+    return p;
+}
+
+}  // namespace
+
+void addClientRoutes(Router& router, ApiContext& ctx) {
+    router.add("PUT", "/v1/clients/([^/]+)",
+               [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams& p,
+                      RequestContext& rc) {
+                   requireAdmin(rc);
+                   rc.client = p[0];
+                   JsonBody body(req.get_header_value("Content-Type"), req.body);
+                   auto result = ctx.clients.put(p[0], clientPatch(body));
+                   sendJson(res, result.created ? 201 : 200,
+                            {{"client", ResourceJson::client(result.client)}});
+               });
+
+    router.add("GET", "/v1/clients/([^/]+)",
+               [&ctx](const httplib::Request&, httplib::Response& res, const RouteParams& p,
+                      RequestContext& rc) {
+                   rc.client = p[0];
+                   auto client = maySee(rc, p[0]) ? ctx.clients.find(p[0]) : std::nullopt;
+                   if (!client) throw ApiError::notFound("unknown_client", "no client " + p[0]);
+                   sendJson(res, 200, {{"client", ResourceJson::client(*client)}});
+               });
+
+    router.add("GET", "/v1/clients",
+               [&ctx](const httplib::Request&, httplib::Response& res, const RouteParams&,
+                      RequestContext& rc) {
+                   nlohmann::json list = nlohmann::json::array();
+                   for (const auto& k : ctx.clients.list()) {
+                       if (maySee(rc, k.id)) list.push_back(ResourceJson::client(k));
+                   }
+                   sendJson(res, 200, {{"clients", list}});
+               });
+
+    router.add(
+        "PUT", "/v1/limits/global",
+        [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams&,
+               RequestContext& rc) {
+            requireAdmin(rc);
+            JsonBody body(req.get_header_value("Content-Type"), req.body);
+            const auto g = ctx.clients.setGlobalLimit(
+                body.requiredInteger("max_concurrent", 0, 1'000'000'000));
+            sendJson(res, 200, {{"global", {{"max_concurrent", g.limit}, {"active", g.active}}}});
+        });
+
+    router.add(
+        "GET", "/v1/limits/global",
+        [&ctx](const httplib::Request&, httplib::Response& res, const RouteParams&,
+               RequestContext&) {
+            const auto g = ctx.clients.global();
+            sendJson(res, 200, {{"global", {{"max_concurrent", g.limit}, {"active", g.active}}}});
+        });
+
+    router.add("GET", "/v1/usage",
+               [&ctx](const httplib::Request&, httplib::Response& res, const RouteParams&,
+                      RequestContext& rc) {
+                   const int64_t since = ctx.clock.nowMs() - 60'000;
+                   const std::string* only =
+                       rc.principal.isAdmin() ? nullptr : &rc.principal.clientId;
+                   auto report = ctx.database.readers().read(
+                       [&](db::Connection& c) { return db::UsageQueries::report(c, since, only); });
+                   sendJson(res, 200, ResourceJson::usageReport(report));
+               });
+}
+
+}  // namespace calltrack::api

@@ -1,0 +1,204 @@
+#include "api/HttpServer.h"
+
+#include "api/ApiError.h"
+#include "api/Routes.h"
+
+#include <arpa/inet.h>
+
+#include <random>
+#include <stdexcept>
+
+namespace calltrack::api {
+
+namespace {
+
+std::string newRequestId() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id = "req_";
+    uint64_t v = rng();
+    for (int i = 0; i < 16; ++i, v >>= 4) id.push_back(kHex[v & 0xF]);
+    return id;
+}
+
+// An honoured X-Request-Id must be harmless in logs and headers.
+bool acceptableRequestId(const std::string& id) {
+    if (id.empty() || id.size() > 128) return false;
+    for (char ch : id) {
+        if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.' ||
+              ch == ':')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+void sendJson(httplib::Response& res, int status, const nlohmann::json& body) {
+    res.status = status;
+    res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                    "application/json");
+}
+
+void requireAdmin(const RequestContext& rc) {
+    if (!rc.principal.isAdmin())
+        throw ApiError(403, "forbidden", "this endpoint needs the admin token");
+}
+
+bool maySee(const RequestContext& rc, const std::string& clientId) {
+    return rc.principal.isAdmin() ||
+           (rc.principal.kind == Principal::Kind::client && rc.principal.clientId == clientId);
+}
+
+bool HttpServer::isLoopback(const std::string& host) {
+    if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+    in_addr addr{};
+    return inet_pton(AF_INET, host.c_str(), &addr) == 1 && (ntohl(addr.s_addr) >> 24) == 127;
+}
+
+HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
+    : ctx_(ctx), options_(std::move(options)), auth_(options_.adminToken) {
+    if (auth_.open() && !isLoopback(options_.host)) {
+        throw std::runtime_error(
+            "refusing to listen on " + options_.host +
+            " without authentication: set CALLTRACK_ADMIN_TOKEN, or listen on 127.0.0.1");
+    }
+    addHealthRoutes(router_, ctx_);
+    addCallRoutes(router_, ctx_);
+    addClientRoutes(router_, ctx_);
+
+    const int threads = std::max(1, options_.threads);
+    server_.new_task_queue = [threads] {
+        return new httplib::ThreadPool(static_cast<size_t>(threads));
+    };
+    // Without TCP_NODELAY keep-alive requests stall on Nagle + delayed ACK.
+    server_.set_tcp_nodelay(true);
+    server_.set_keep_alive_max_count(1000);
+    server_.set_keep_alive_timeout(5);
+    server_.set_read_timeout(10);
+    server_.set_write_timeout(10);
+    server_.set_payload_max_length(options_.maxBodyBytes);
+
+    auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
+        handle(req, res);
+    };
+    for (const char* pattern : {".*"}) {
+        server_.Get(pattern, dispatch);
+        server_.Post(pattern, dispatch);
+        server_.Put(pattern, dispatch);
+        server_.Delete(pattern, dispatch);
+        server_.Patch(pattern, dispatch);
+        server_.Options(pattern, dispatch);
+    }
+    // Errors cpp-httplib produces itself (413, 400 on a broken request line):
+    // give them our shape. Responses we rendered already have a body.
+    server_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return;
+        const int status = res.status;
+        const std::string code = status == 413   ? "payload_too_large"
+                                 : status == 400 ? "malformed_request"
+                                                 : "error";
+        const std::string message =
+            status == 413
+                ? "the body is larger than " + std::to_string(options_.maxBodyBytes) + " bytes"
+                : "the request could not be processed";
+        renderError(req, res, status, code, message, std::nullopt, "");
+    });
+    // Never let an exception's what() out in a header (cpp-httplib's default).
+    server_.set_exception_handler(
+        [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+            renderError(req, res, 500, "internal", "internal error", std::nullopt, "");
+        });
+
+    if (options_.port == 0) {
+        port_ = server_.bind_to_any_port(options_.host);
+        if (port_ < 0) throw std::runtime_error("cannot bind " + options_.host);
+    } else {
+        if (!server_.bind_to_port(options_.host, options_.port)) {
+            throw std::runtime_error("cannot listen on " + options_.host + ":" +
+                                     std::to_string(options_.port) +
+                                     " (in use, or not an address of this host)");
+        }
+        port_ = options_.port;
+    }
+}
+
+HttpServer::~HttpServer() {
+    stop();
+}
+
+void HttpServer::start() {
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+void HttpServer::stop() {
+    if (!thread_.joinable()) return;
+    server_.stop();
+    thread_.join();
+}
+
+void HttpServer::renderError(const httplib::Request& req, httplib::Response& res, int status,
+                             const std::string& code, const std::string& message,
+                             std::optional<int64_t> retryAfterMs, const std::string& allow) {
+    std::string requestId = res.get_header_value("X-Request-Id");
+    if (requestId.empty()) {
+        requestId = acceptableRequestId(req.get_header_value("X-Request-Id"))
+                        ? req.get_header_value("X-Request-Id")
+                        : newRequestId();
+        res.set_header("X-Request-Id", requestId);
+    }
+    nlohmann::json body = {
+        {"error", {{"code", code}, {"message", message}, {"request_id", requestId}}}};
+    if (retryAfterMs) {
+        body["retry_after_ms"] = *retryAfterMs;
+        res.set_header("Retry-After", std::to_string((*retryAfterMs + 999) / 1000));
+    }
+    if (!allow.empty()) res.set_header("Allow", allow);
+    sendJson(res, status, body);
+}
+
+void HttpServer::handle(const httplib::Request& req, httplib::Response& res) {
+    const auto started = std::chrono::steady_clock::now();
+    RequestContext rc;
+    const std::string offered = req.get_header_value("X-Request-Id");
+    rc.requestId = acceptableRequestId(offered) ? offered : newRequestId();
+    res.set_header("X-Request-Id", rc.requestId);
+    try {
+        const bool open =
+            req.path == "/healthz" || req.path == "/readyz" || req.path == "/openapi.json";
+        if (!open) {
+            auto principal = auth_.authenticate(req.get_header_value("Authorization"));
+            if (!principal) {
+                res.set_header("WWW-Authenticate", "Bearer");
+                throw ApiError(401, "unauthorized", "missing or wrong bearer token");
+            }
+            rc.principal = *principal;
+        }
+        router_.dispatch(req, res, rc);
+    } catch (const ApiError& e) {
+        renderError(req, res, e.status, e.code, e.what(), e.retryAfterMs, e.allow);
+    } catch (const db::EngineError& e) {
+        const ApiError mapped = ApiError::fromEngine(e);
+        renderError(req, res, mapped.status, mapped.code, mapped.what(), mapped.retryAfterMs, "");
+        if (mapped.status >= 500)
+            ctx_.log.error("request failed", {{"request_id", rc.requestId}, {"error", e.what()}});
+    } catch (const std::exception& e) {
+        renderError(req, res, 500, "internal", "internal error", std::nullopt, "");
+        ctx_.log.error("request failed", {{"request_id", rc.requestId}, {"error", e.what()}});
+    }
+    if (ctx_.log.enabled(LogLevel::info)) {
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                .count();
+        nlohmann::json fields = {{"request_id", rc.requestId}, {"method", req.method},
+                                 {"path", req.path},           {"route", rc.route},
+                                 {"status", res.status},       {"duration_ms", ms}};
+        if (rc.client) fields["client"] = *rc.client;
+        if (rc.call) fields["call"] = *rc.call;
+        ctx_.log.info("request", std::move(fields));
+    }
+}
+
+}  // namespace calltrack::api

@@ -1,0 +1,60 @@
+#pragma once
+// The HTTP API on cpp-httplib: configuration, request ids, authentication,
+// the one JSON error shape, access logs, start and graceful stop.
+
+#include "api/ApiContext.h"
+#include "api/BearerAuth.h"
+#include "api/Router.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace calltrack::api {
+
+struct HttpOptions {
+    std::string host = "127.0.0.1";
+    int port = 8080;  // 0: any free port (tests)
+    int threads = 32;
+    size_t maxBodyBytes = 64 * 1024;
+    std::optional<std::string> adminToken;
+};
+
+class HttpServer {
+  public:
+    // Throws std::runtime_error when the options are unsafe (no token on a
+    // non-loopback address) or the address cannot be bound.
+    HttpServer(ApiContext& ctx, HttpOptions options);
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    int port() const { return port_; }
+    // Serves on a background thread; returns once requests are accepted.
+    void start();
+    // Stops accepting, lets in-flight requests finish, joins.
+    void stop();
+
+    static bool isLoopback(const std::string& host);
+
+  private:
+    void handle(const httplib::Request& req, httplib::Response& res);
+    void renderError(const httplib::Request& req, httplib::Response& res, int status,
+                     const std::string& code, const std::string& message,
+                     std::optional<int64_t> retryAfterMs, const std::string& allow);
+
+    ApiContext& ctx_;
+    HttpOptions options_;
+    BearerAuth auth_;
+    Router router_;
+    httplib::Server server_;
+    int port_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace calltrack::api

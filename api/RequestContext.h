@@ -1,0 +1,24 @@
+#pragma once
+// What a handler knows about the request beyond its HTTP form: its id, who
+// sent it, and fields for the access log.
+
+#include <optional>
+#include <string>
+
+namespace calltrack::api {
+
+struct Principal {
+    enum class Kind { anonymous, admin, client } kind = Kind::anonymous;
+    std::string clientId;  // for Kind::client
+    bool isAdmin() const { return kind == Kind::admin; }
+};
+
+struct RequestContext {
+    std::string requestId;
+    Principal principal;
+    std::string route;                  // the matched pattern, for logs
+    std::optional<std::string> client;  // for logs
+    std::optional<int64_t> call;        // for logs
+};
+
+}  // namespace calltrack::api

@@ -1,0 +1,87 @@
+#include "api/ResourceJson.h"
+
+#include "db/CallTable.h"
+
+namespace calltrack::api {
+
+namespace {
+nlohmann::json time(const std::optional<int64_t>& ms) {
+    return ms ? nlohmann::json(db::isoTime(*ms)) : nlohmann::json(nullptr);
+}
+nlohmann::json percent(int64_t active, int64_t limit) {
+    if (limit <= 0) return nullptr;
+    return static_cast<double>(static_cast<int64_t>(1000.0 * static_cast<double>(active) /
+                                                    static_cast<double>(limit))) /
+           10.0;
+}
+}  // namespace
+
+nlohmann::json ResourceJson::call(const db::Call& c) {
+    nlohmann::json j = {
+        {"id", c.id},
+        {"client_id", c.clientId},
+        {"external_id", c.externalId},
+        {"provider", c.provider},
+        {"state", db::nameOf(c.state)},
+        {"live", c.live()},
+        {"holds_slot", c.holdsSlot},
+        {"would_refuse", c.wouldRefuse ? nlohmann::json(*c.wouldRefuse) : nlohmann::json(nullptr)},
+        {"created_at", db::isoTime(c.createdAt)},
+        {"admitted_at", time(c.admittedAt)},
+        {"updated_at", db::isoTime(c.updatedAt)},
+        {"answered_at", time(c.answeredAt)},
+        {"ended_at", time(c.endedAt)},
+        {"expires_at", time(c.expiresAt)},
+        {"end_reason", c.endReason ? nlohmann::json(*c.endReason) : nlohmann::json(nullptr)},
+        {"last_sequence",
+         c.lastSequence ? nlohmann::json(*c.lastSequence) : nlohmann::json(nullptr)},
+        {"version", c.version},
+    };
+    j["metadata"] = nullptr;
+    if (c.metadata) j["metadata"] = nlohmann::json::parse(*c.metadata, nullptr, false);
+    return j;
+}
+
+nlohmann::json ResourceJson::client(const db::Client& k) {
+    return {
+        {"id", k.id},
+        {"name", k.name},
+        {"max_concurrent", k.maxConcurrent},
+        {"enabled", k.enabled},
+        {"mode", db::nameOf(k.mode)},
+        {"ring_timeout_s", k.ringTimeoutS},
+        {"max_call_s", k.maxCallS},
+        {"active", k.active},
+        {"refused_total", k.refusedTotal},
+        {"flagged_total", k.flaggedTotal},
+        {"created_at", db::isoTime(k.createdAt)},
+        {"updated_at", db::isoTime(k.updatedAt)},
+    };
+}
+
+nlohmann::json ResourceJson::usage(const db::Usage& u) {
+    return {{"active", u.active}, {"max_concurrent", u.limit}};
+}
+
+nlohmann::json ResourceJson::usageReport(const db::UsageReport& r) {
+    nlohmann::json clients = nlohmann::json::array();
+    for (const auto& cu : r.clients) {
+        clients.push_back({{"client_id", cu.client.id},
+                           {"active", cu.client.active},
+                           {"max_concurrent", cu.client.maxConcurrent},
+                           {"percent", percent(cu.client.active, cu.client.maxConcurrent)},
+                           {"mode", db::nameOf(cu.client.mode)},
+                           {"enabled", cu.client.enabled},
+                           {"refused_last_minute", cu.refusedRecently},
+                           {"refused_total", cu.client.refusedTotal},
+                           {"flagged_total", cu.client.flaggedTotal}});
+    }
+    return {{"global",
+             {{"active", r.global.active},
+              {"max_concurrent", r.global.limit},
+              {"percent", percent(r.global.active, r.global.limit)},
+              {"refused_last_minute", r.refusedRecently}}},
+            {"clients", clients}};
+}
+
+}  // namespace calltrack::api

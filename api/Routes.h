@@ -1,0 +1,21 @@
+#pragma once
+// The API's endpoints, grouped by resource; each adds its routes to the router.
+
+#include "api/ApiContext.h"
+#include "api/Router.h"
+
+namespace calltrack::api {
+
+void addHealthRoutes(Router& router, ApiContext& ctx);
+void addCallRoutes(Router& router, ApiContext& ctx);
+void addClientRoutes(Router& router, ApiContext& ctx);
+
+// Helpers shared by the route files.
+void sendJson(httplib::Response& res, int status, const nlohmann::json& body);
+// Admin only; anything else is 403.
+void requireAdmin(const RequestContext& rc);
+// The client a request may act for: admins any, client tokens only their own
+// (another client's resources answer 404, as if they did not exist).
+bool maySee(const RequestContext& rc, const std::string& clientId);
+
+}  // namespace calltrack::api

@@ -1,0 +1,17 @@
+#pragma once
+// ISO-8601 UTC text <-> Unix milliseconds, the time format of the CLI, the
+// API and the sqlite3 views.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace calltrack::db {
+
+// "yyyy-mm-ddThh:mm:ss.sssZ"
+std::string isoTime(int64_t ms);
+// Accepts "yyyy-mm-ddThh:mm:ss[.fff…]Z" (UTC only); nullopt for anything else.
+std::optional<int64_t> parseIsoTime(std::string_view text);
+
+}  // namespace calltrack::db

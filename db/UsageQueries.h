@@ -1,0 +1,31 @@
+#pragma once
+// Utilization read from one snapshot: global and per client, with refusals
+// in a recent window (from the refusals index, O(refusals in the window)).
+
+#include "db/Client.h"
+#include "db/Connection.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace calltrack::db {
+
+struct ClientUsage {
+    Client client;
+    int64_t refusedRecently = 0;  // refusals since `sinceMs`
+};
+
+struct UsageReport {
+    GlobalSettings global;
+    int64_t refusedRecently = 0;
+    std::vector<ClientUsage> clients;
+};
+
+class UsageQueries {
+  public:
+    // `onlyClient`: restrict the per-client part to one client (scoped callers).
+    static UsageReport report(Connection& c, int64_t sinceMs,
+                              const std::string* onlyClient = nullptr);
+};
+
+}  // namespace calltrack::db
