@@ -1,0 +1,41 @@
+#pragma once
+// A fresh calltrack database in a private temporary directory, removed with
+// the object; plus the engine pieces wired to a ManualClock.
+
+#include "db/AdmissionEngine.h"
+#include "db/CallLifecycle.h"
+#include "db/ClientRegistry.h"
+#include "db/Database.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace calltrack::test {
+
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    const std::filesystem::path& path() const { return path_; }
+    std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+private:
+    std::filesystem::path path_;
+};
+
+struct TestDatabase {
+    explicit TestDatabase(db::DatabaseOptions options = {});
+    // Closes everything and opens the same file again (a process restart).
+    void reopen();
+
+    TempDir dir;
+    db::DatabaseOptions options;
+    db::ManualClock clock;
+    std::unique_ptr<db::Database> database;
+    std::unique_ptr<db::ClientRegistry> clients;
+    std::unique_ptr<db::AdmissionEngine> admission;
+    std::unique_ptr<db::CallLifecycle> lifecycle;
+};
+
+}  // namespace calltrack::test
