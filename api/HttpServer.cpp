@@ -65,6 +65,7 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
             " without authentication: set CALLTRACK_ADMIN_TOKEN, or listen on 127.0.0.1");
     }
     addHealthRoutes(router_, ctx_);
+    addOpenApiRoute(router_);
     addCallRoutes(router_, ctx_);
     addClientRoutes(router_, ctx_);
 

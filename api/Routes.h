@@ -9,6 +9,7 @@ namespace calltrack::api {
 void addHealthRoutes(Router& router, ApiContext& ctx);
 void addCallRoutes(Router& router, ApiContext& ctx);
 void addClientRoutes(Router& router, ApiContext& ctx);
+void addOpenApiRoute(Router& router);  // GET /openapi.json (api/OpenApiRoute.cpp)
 
 // Helpers shared by the route files.
 void sendJson(httplib::Response& res, int status, const nlohmann::json& body);
