@@ -47,8 +47,21 @@ CREATE TABLE clients (
     active           INTEGER NOT NULL DEFAULT 0 CHECK (active >= 0),
     refused_total    INTEGER NOT NULL DEFAULT 0,  -- admissions refused (kept by the engine)
     flagged_total    INTEGER NOT NULL DEFAULT 0,  -- observe mode: admissions enforce would have refused
+    rejected_webhooks_total INTEGER NOT NULL DEFAULT 0,  -- webhooks refused for a bad signature
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL
+) STRICT;
+
+-- Provider credentials, apart from clients so that `select * from clients`
+-- shows no secrets. The auth token and signing secret must be stored as
+-- they are (HMAC needs the key): protect the database file like a key file.
+CREATE TABLE client_credentials (
+    client_id          TEXT PRIMARY KEY REFERENCES clients (id),
+    twilio_account_sid TEXT UNIQUE CHECK (twilio_account_sid IS NULL OR length(twilio_account_sid) BETWEEN 1 AND 64),
+    twilio_auth_token  TEXT CHECK (twilio_auth_token IS NULL OR length(twilio_auth_token) BETWEEN 1 AND 256),
+    webhook_secret     TEXT CHECK (webhook_secret IS NULL OR length(webhook_secret) BETWEEN 7 AND 256),
+    updated_at         INTEGER NOT NULL,
+    CHECK ((twilio_account_sid IS NULL) = (twilio_auth_token IS NULL))
 ) STRICT;
 
 CREATE TABLE calls (
@@ -200,11 +213,13 @@ BEGIN
     SELECT RAISE(ABORT, 'calltrack: a client with live calls cannot be deleted');
 END;
 
-CREATE TRIGGER calls_slots_immutable BEFORE UPDATE OF client_id, client_slot, global_slot, external_id ON calls
-WHEN NEW.client_id IS NOT OLD.client_id OR NEW.client_slot IS NOT OLD.client_slot
+-- Identity is immutable. Including id matters: UPDATE OR REPLACE SET id = <a
+-- live call's id> would otherwise delete that call without any DELETE trigger.
+CREATE TRIGGER calls_identity_immutable BEFORE UPDATE OF id, client_id, client_slot, global_slot, external_id ON calls
+WHEN NEW.id IS NOT OLD.id OR NEW.client_id IS NOT OLD.client_id OR NEW.client_slot IS NOT OLD.client_slot
   OR NEW.global_slot IS NOT OLD.global_slot OR NEW.external_id IS NOT OLD.external_id
 BEGIN
-    SELECT RAISE(ABORT, 'calltrack: a call''s client, external id and slots never change');
+    SELECT RAISE(ABORT, 'calltrack: a call''s id, client, external id and slots never change');
 END;
 
 -- Forward only: reserved < initiated < ringing < in_progress < terminal, and a

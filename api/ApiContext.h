@@ -9,6 +9,7 @@
 #include "db/Database.h"
 
 #include <chrono>
+#include <string>
 
 namespace calltrack::api {
 
@@ -20,6 +21,11 @@ struct ApiContext {
     const db::Clock& clock;
     JsonLog& log;
     std::chrono::milliseconds requestDeadline{2000};
+    // Scheme, host and optional path prefix under which providers reach this
+    // server (behind a proxy), e.g. "https://calls.example.com". Webhook
+    // signatures cover the URL as the provider saw it. Empty: taken from the
+    // request's Host header, as http.
+    std::string publicUrl{};
 
     db::Deadline deadline() const { return std::chrono::steady_clock::now() + requestDeadline; }
 };

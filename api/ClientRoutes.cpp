@@ -9,14 +9,13 @@ namespace calltrack::api {
 namespace {
 
 db::ClientPatch clientPatch(const JsonBody& body) {
-    for (const char* notYet : {"twilio", "webhook_secret"}) {
-        if (body.json().contains(notYet)) {
-            throw ApiError::badRequest(
-                std::string(notYet) +
-                ": provider webhooks are not available in this version of calltrack");
-        }
-    }
     db::ClientPatch p;
+    if (const auto* twilio = body.object("twilio")) {
+        const JsonBody inner("application/json", twilio->dump());
+        p.twilio = db::ClientPatch::Twilio{inner.requiredText("account_sid", 64),
+                                           inner.requiredText("auth_token", 256)};
+    }
+    p.webhookSecret = body.text("webhook_secret", 256);
     p.name = body.text("name", 200);
     p.maxConcurrent = body.integer("max_concurrent", 0, 1'000'000'000);
     p.enabled = body.boolean("enabled");

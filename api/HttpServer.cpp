@@ -68,6 +68,7 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
     addOpenApiRoute(router_);
     addCallRoutes(router_, ctx_);
     addClientRoutes(router_, ctx_);
+    addWebhookRoutes(router_, ctx_);
 
     const int threads = std::max(1, options_.threads);
     server_.new_task_queue = [threads] {
@@ -167,8 +168,9 @@ void HttpServer::handle(const httplib::Request& req, httplib::Response& res) {
     rc.requestId = acceptableRequestId(offered) ? offered : newRequestId();
     res.set_header("X-Request-Id", rc.requestId);
     try {
-        const bool open =
-            req.path == "/healthz" || req.path == "/readyz" || req.path == "/openapi.json";
+        // Webhooks authenticate by their signature, not by a bearer token.
+        const bool open = req.path == "/healthz" || req.path == "/readyz" ||
+                          req.path == "/openapi.json" || req.path.rfind("/v1/webhooks/", 0) == 0;
         if (!open) {
             auto principal = auth_.authenticate(req.get_header_value("Authorization"));
             if (!principal) {

@@ -10,6 +10,7 @@ void addHealthRoutes(Router& router, ApiContext& ctx);
 void addCallRoutes(Router& router, ApiContext& ctx);
 void addClientRoutes(Router& router, ApiContext& ctx);
 void addOpenApiRoute(Router& router);  // GET /openapi.json (api/OpenApiRoute.cpp)
+void addWebhookRoutes(Router& router, ApiContext& ctx);
 
 // Helpers shared by the route files.
 void sendJson(httplib::Response& res, int status, const nlohmann::json& body);

@@ -190,6 +190,12 @@ int runCli(int argc, char** argv) {
         ->check(CLI::Range(10, 60000))
         ->capture_default_str();
     serveCmd
+        ->add_option(
+            "--public-url", serve.publicUrl,
+            "scheme://host[:port][/prefix] under which providers reach this server (behind a "
+            "proxy); webhook signatures are checked against it")
+        ->envname("CALLTRACK_PUBLIC_URL");
+    serveCmd
         ->add_option("--log-level", logLevel, "debug, info, warn or error (JSON lines on stderr)")
         ->envname("CALLTRACK_LOG_LEVEL")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
@@ -224,6 +230,13 @@ int runCli(int argc, char** argv) {
                 serve.http.adminToken = token;
             }
             serve.requestDeadline = std::chrono::milliseconds(requestDeadlineMs);
+            while (!serve.publicUrl.empty() && serve.publicUrl.back() == '/')
+                serve.publicUrl.pop_back();
+            if (!serve.publicUrl.empty() && serve.publicUrl.rfind("http://", 0) != 0 &&
+                serve.publicUrl.rfind("https://", 0) != 0) {
+                throw db::EngineError(db::ErrorCode::invalid_argument,
+                                      "--public-url must start with http:// or https://");
+            }
             serve.database = common.databaseOptions();
             serve.database.readers = 4;
             serve.reaperInterval = std::chrono::milliseconds(reaperIntervalMs);

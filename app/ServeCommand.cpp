@@ -34,7 +34,8 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     const int reaped = reaper.reapAll();
     reaper.start();
     api::ApiContext api{
-        database, admission, lifecycle, clients, clock, log, options.requestDeadline};
+        database,         admission, lifecycle, clients, clock, log, options.requestDeadline,
+        options.publicUrl};
     std::unique_ptr<api::HttpServer> http;
     try {
         http = std::make_unique<api::HttpServer>(api, options.http);

@@ -16,6 +16,7 @@ struct ServeOptions {
     db::DatabaseOptions database;
     api::HttpOptions http;
     std::chrono::milliseconds requestDeadline{2000};
+    std::string publicUrl;  // see api::ApiContext::publicUrl
     std::chrono::milliseconds reaperInterval{1000};
     int reaperBatch = 500;
     int64_t leaseTtlMs = 5000;

@@ -20,6 +20,11 @@ struct Client {
     int64_t active = 0;
     int64_t refusedTotal = 0;
     int64_t flaggedTotal = 0;
+    int64_t rejectedWebhooksTotal = 0;
+    // Provider credentials: the account SID is shown, secrets only as "set".
+    std::optional<std::string> twilioAccountSid{};
+    bool hasTwilioAuthToken = false;
+    bool hasWebhookSecret = false;
     int64_t createdAt = 0;
     int64_t updatedAt = 0;
 };
@@ -32,6 +37,12 @@ struct ClientPatch {
     std::optional<ClientMode> mode{};
     std::optional<int64_t> ringTimeoutS{};
     std::optional<int64_t> maxCallS{};
+    struct Twilio {
+        std::string accountSid;
+        std::string authToken;
+    };
+    std::optional<Twilio> twilio{};
+    std::optional<std::string> webhookSecret{};  // Standard Webhooks "whsec_..."
 };
 
 struct Usage {

@@ -7,14 +7,14 @@ namespace calltrack::db {
 
 namespace {
 
-const char* const kFindClient =
-    "SELECT id, name, max_concurrent, enabled, mode, ring_timeout_s, max_call_s, active, "
-    "refused_total, "
-    "flagged_total, created_at, updated_at FROM clients WHERE id = ?1";
-const char* const kListClients =
-    "SELECT id, name, max_concurrent, enabled, mode, ring_timeout_s, max_call_s, active, "
-    "refused_total, "
-    "flagged_total, created_at, updated_at FROM clients ORDER BY id";
+#define CLIENT_SELECT                                                                            \
+    "SELECT k.id, k.name, k.max_concurrent, k.enabled, k.mode, k.ring_timeout_s, k.max_call_s, " \
+    "k.active, "                                                                                 \
+    "k.refused_total, k.flagged_total, k.created_at, k.updated_at, k.rejected_webhooks_total, "  \
+    "cc.twilio_account_sid, cc.twilio_auth_token IS NOT NULL, cc.webhook_secret IS NOT NULL "    \
+    "FROM clients k LEFT JOIN client_credentials cc ON cc.client_id = k.id "
+const char* const kFindClient = CLIENT_SELECT "WHERE k.id = ?1";
+const char* const kListClients = CLIENT_SELECT "ORDER BY k.id";
 const char* const kInsertClient =
     "INSERT INTO clients (id, name, max_concurrent, enabled, mode, ring_timeout_s, max_call_s, "
     "created_at, "
@@ -23,6 +23,18 @@ const char* const kUpdateClient =
     "UPDATE clients SET name = ?2, max_concurrent = ?3, enabled = ?4, mode = ?5, ring_timeout_s = "
     "?6, "
     "max_call_s = ?7, updated_at = ?8 WHERE id = ?1";
+// Credentials are written only when given; the row keeps what is not.
+const char* const kPutTwilio =
+    "INSERT INTO client_credentials (client_id, twilio_account_sid, twilio_auth_token, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (client_id) DO UPDATE SET twilio_account_sid = "
+    "excluded.twilio_account_sid, "
+    "twilio_auth_token = excluded.twilio_auth_token, updated_at = excluded.updated_at";
+const char* const kPutWebhookSecret =
+    "INSERT INTO client_credentials (client_id, webhook_secret, updated_at) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (client_id) DO UPDATE SET webhook_secret = excluded.webhook_secret, updated_at = "
+    "excluded.updated_at";
+const char* const kTwilioOwner =
+    "SELECT client_id FROM client_credentials WHERE twilio_account_sid = ?1";
 const char* const kSetGlobal =
     "UPDATE settings SET global_limit = ?1, updated_at = ?2 WHERE id = 1";
 const char* const kGlobal = "SELECT global_limit, global_active FROM settings WHERE id = 1";
@@ -41,6 +53,10 @@ Client readClient(SQLite::Statement& s) {
     k.flaggedTotal = s.getColumn(9).getInt64();
     k.createdAt = s.getColumn(10).getInt64();
     k.updatedAt = s.getColumn(11).getInt64();
+    k.rejectedWebhooksTotal = s.getColumn(12).getInt64();
+    if (!s.getColumn(13).isNull()) k.twilioAccountSid = s.getColumn(13).getString();
+    k.hasTwilioAuthToken = s.getColumn(14).getInt() == 1;
+    k.hasWebhookSecret = s.getColumn(15).getInt() == 1;
     return k;
 }
 
@@ -53,6 +69,17 @@ void validate(const std::string& id, const ClientPatch& p) {
     }
     if (p.ringTimeoutS && *p.ringTimeoutS <= 0) {
         throw EngineError(ErrorCode::invalid_argument, "ring_timeout_s must be an integer > 0");
+    }
+    if (p.twilio && (p.twilio->accountSid.empty() || p.twilio->accountSid.size() > 64 ||
+                     p.twilio->authToken.empty() || p.twilio->authToken.size() > 256)) {
+        throw EngineError(
+            ErrorCode::invalid_argument,
+            "twilio needs account_sid (1-64 characters) and auth_token (1-256 characters)");
+    }
+    if (p.webhookSecret && (p.webhookSecret->rfind("whsec_", 0) != 0 ||
+                            p.webhookSecret->size() > 256 || p.webhookSecret->size() < 7)) {
+        throw EngineError(ErrorCode::invalid_argument,
+                          "webhook_secret must look like whsec_<base64 key>");
     }
     if (p.maxCallS && *p.maxCallS <= 0)
         throw EngineError(ErrorCode::invalid_argument, "max_call_s must be an integer > 0");
@@ -100,6 +127,28 @@ ClientRegistry::PutResult ClientRegistry::putIn(Connection& c, int64_t now, cons
     q->bind(7, k.maxCallS);
     q->bind(8, now);
     q.run();
+    if (p.twilio) {
+        // One account belongs to one client: say so instead of a constraint error.
+        Query owner(c, kTwilioOwner);
+        owner->bind(1, p.twilio->accountSid);
+        if (owner.step() && owner->getColumn(0).getString() != id) {
+            throw EngineError(ErrorCode::conflict, "twilio account " + p.twilio->accountSid +
+                                                       " is registered to another client");
+        }
+        Query t(c, kPutTwilio);
+        t->bind(1, id);
+        t->bind(2, p.twilio->accountSid);
+        t->bind(3, p.twilio->authToken);
+        t->bind(4, now);
+        t.run();
+    }
+    if (p.webhookSecret) {
+        Query w(c, kPutWebhookSecret);
+        w->bind(1, id);
+        w->bind(2, *p.webhookSecret);
+        w->bind(3, now);
+        w.run();
+    }
     return PutResult{*findIn(c, id), !existing};
 }
 

@@ -29,6 +29,7 @@ int openFlags(const ConnectionOptions& options) {
 
 Connection::Connection(const std::string& path, const ConnectionOptions& options)
     : path_((configureLibraryOnce(), path)),
+      busyTimeoutMs_(options.busyTimeoutMs),
       db_(path, openFlags(options) | SQLITE_OPEN_NOMUTEX, options.busyTimeoutMs) {
     // Pragmas are per connection; journal_mode=WAL is persistent in the file
     // and is set by SchemaMigrator when the database is created.

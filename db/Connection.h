@@ -42,9 +42,11 @@ class Connection {
     // True when no transaction is open (SQLite rolls back on some errors).
     bool inAutocommit() const;
     const std::string& path() const { return path_; }
+    int busyTimeoutMs() const { return busyTimeoutMs_; }
 
   private:
     std::string path_;
+    int busyTimeoutMs_;
     SQLite::Database db_;
     // Declared after db_: statements are finalized before the database closes.
     std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;

@@ -5,7 +5,9 @@
 
 #include <SQLiteCpp/Exception.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace calltrack::db {
@@ -34,6 +36,31 @@ std::string tooNewMessage(const std::string& path, int found) {
            "); upgrade calltrack";
 }
 
+// WAL must be switched on outside a transaction; it is persistent, and a
+// no-op when already set. On a new file that another process is creating at
+// the same moment, the pragma can fail with SQLITE_BUSY at once (it holds a
+// read lock, so SQLite's busy handler does not wait): retry with back-off
+// for as long as the busy timeout allows.
+void switchToWal(Connection& c) {
+    const auto give_up =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(c.busyTimeoutMs());
+    auto pause = std::chrono::milliseconds(1);
+    for (;;) {
+        const int rc = c.handle().tryExec("PRAGMA journal_mode = WAL");
+        if (rc == SQLITE_OK) return;
+        if ((rc & 0xFF) != SQLITE_BUSY && (rc & 0xFF) != SQLITE_LOCKED) {
+            throw EngineError(ErrorCode::storage_failure,
+                              "cannot switch " + c.path() + " to WAL: " + c.handle().getErrorMsg());
+        }
+        if (std::chrono::steady_clock::now() >= give_up) {
+            throw EngineError(ErrorCode::busy,
+                              "database " + c.path() + " is locked by another writer");
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    }
+}
+
 }  // namespace
 
 int SchemaMigrator::version(Connection& c) {
@@ -43,9 +70,7 @@ int SchemaMigrator::version(Connection& c) {
 }
 
 MigrationResult SchemaMigrator::migrate(Connection& c) {
-    // WAL must be switched on outside a transaction; it is persistent, and a
-    // no-op when already set.
-    c.exec("PRAGMA journal_mode = WAL");
+    switchToWal(c);
     MigrationResult result;
     try {
         c.exec("BEGIN IMMEDIATE");

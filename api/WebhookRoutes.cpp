@@ -1,0 +1,165 @@
+// Provider webhooks. They authenticate by signature (not by bearer token),
+// are applied through the same lifecycle as API events, and answer 200 for
+// anything verified (also unknown calls), so that providers stop retrying.
+// A bad signature answers 403 and is recorded (never the body) and counted.
+
+#include "api/ApiError.h"
+#include "api/FormBody.h"
+#include "api/JsonBody.h"
+#include "api/ResourceJson.h"
+#include "api/Routes.h"
+#include "api/StandardWebhookSignature.h"
+#include "api/TwilioSignature.h"
+#include "db/IsoTime.h"
+#include "db/WebhookCredentials.h"
+
+#include <charconv>
+#include <ctime>
+
+namespace calltrack::api {
+
+namespace {
+
+std::string requestUrl(const ApiContext& ctx, const httplib::Request& req) {
+    // req.target is the path and query exactly as sent.
+    if (!ctx.publicUrl.empty()) return ctx.publicUrl + req.target;
+    return "http://" + req.get_header_value("Host") + req.target;
+}
+
+std::optional<int64_t> parseInteger(const std::string* text) {
+    if (!text) return std::nullopt;
+    int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec != std::errc() || ptr != text->data() + text->size() || value < 0) {
+        throw ApiError::badRequest("SequenceNumber must be a non-negative integer");
+    }
+    return value;
+}
+
+// Twilio's Timestamp: RFC 2822, e.g. "Tue, 21 Nov 2026 15:04:05 +0000".
+std::optional<int64_t> parseRfc2822(const std::string* text) {
+    if (!text) return std::nullopt;
+    std::tm tm{};
+    const char* end = strptime(text->c_str(), "%a, %d %b %Y %H:%M:%S %z", &tm);
+    if (!end || *end != '\0')
+        return std::nullopt;  // an odd timestamp is not worth refusing the event
+    return (static_cast<int64_t>(timegm(&tm)) - tm.tm_gmtoff) * 1000;
+}
+
+void sendOutcome(httplib::Response& res, const db::EventResult& r) {
+    nlohmann::json body = {{"outcome", db::nameOf(r.outcome)}};
+    body["call"] = r.call ? ResourceJson::call(*r.call) : nlohmann::json(nullptr);
+    if (!r.detail.empty()) body["detail"] = r.detail;
+    sendJson(res, 200, body);
+}
+
+ApiError rejected(const std::string& message) {
+    return ApiError(403, "invalid_signature", message);
+}
+
+}  // namespace
+
+void addWebhookRoutes(Router& router, ApiContext& ctx) {
+    router.add(
+        "POST", "/v1/webhooks/twilio",
+        [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams&,
+               RequestContext& rc) {
+            const auto type = req.get_header_value("Content-Type");
+            if (type.rfind("application/x-www-form-urlencoded", 0) != 0) {
+                throw ApiError(415, "unsupported_media_type",
+                               "Twilio status callbacks are application/x-www-form-urlencoded");
+            }
+            auto form = FormBody::parse(req.body);
+            if (!form)
+                throw ApiError(400, "malformed_form", "the form body has a malformed %-escape");
+            const std::string* accountSid = FormBody::first(*form, "AccountSid");
+            const std::string* callSid = FormBody::first(*form, "CallSid");
+            const std::string* callStatus = FormBody::first(*form, "CallStatus");
+            const std::string signature = req.get_header_value("X-Twilio-Signature");
+
+            auto account = accountSid ? ctx.database.readers().read([&](db::Connection& c) {
+                return db::WebhookCredentials::twilioAccount(c, *accountSid);
+            })
+                                      : std::nullopt;
+            if (!account) {
+                ctx.lifecycle.recordRejectedWebhook(
+                    std::nullopt, callSid ? std::optional(*callSid) : std::nullopt, "twilio",
+                    "no client has this AccountSid", ctx.deadline());
+                throw rejected("no client is registered for this AccountSid");
+            }
+            rc.client = account->clientId;
+            if (signature.empty() || !TwilioSignature::verify(account->authToken, signature,
+                                                              requestUrl(ctx, req), *form)) {
+                ctx.lifecycle.recordRejectedWebhook(
+                    account->clientId, callSid ? std::optional(*callSid) : std::nullopt, "twilio",
+                    "bad X-Twilio-Signature", ctx.deadline());
+                throw rejected(
+                    "X-Twilio-Signature does not match (check the auth token and --public-url)");
+            }
+            if (!callSid || !callStatus)
+                throw ApiError::badRequest("CallSid and CallStatus are required");
+            const auto state = db::parseTwilioStatus(*callStatus);
+            if (!state) throw ApiError::badRequest("unknown CallStatus " + *callStatus);
+
+            db::StatusEvent ev;
+            ev.call = db::CallRef::byExternal(account->clientId, *callSid);
+            ev.status = *state;
+            ev.sequence = parseInteger(FormBody::first(*form, "SequenceNumber"));
+            ev.occurredAtMs = parseRfc2822(FormBody::first(*form, "Timestamp"));
+            // Twilio's retries of one request share this token.
+            if (auto token = req.get_header_value("I-Twilio-Idempotency-Token"); !token.empty()) {
+                ev.eventId = "twilio:" + token.substr(0, 200);
+            }
+            ev.source = "twilio";
+            sendOutcome(res, ctx.lifecycle.applyStatus(ev, ctx.deadline()));
+        });
+
+    router.add(
+        "POST", "/v1/webhooks/generic",
+        [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams&,
+               RequestContext& rc) {
+            // The body is parsed before it is verified only to learn whose
+            // secret to verify it with; nothing is acted on before.
+            JsonBody body(req.get_header_value("Content-Type"), req.body);
+            const std::string clientId = body.requiredText("client_id", 64);
+            rc.client = clientId;
+            auto secret = ctx.database.readers().read([&](db::Connection& c) {
+                return db::WebhookCredentials::webhookSecret(c, clientId);
+            });
+            // The header struct holds views: keep the strings alive.
+            const std::string id = req.get_header_value("webhook-id");
+            const std::string timestamp = req.get_header_value("webhook-timestamp");
+            const std::string signature = req.get_header_value("webhook-signature");
+            const StandardWebhookHeaders headers{id, timestamp, signature};
+            const auto verdict = secret ? StandardWebhookSignature::verify(
+                                              *secret, headers, req.body, ctx.clock.nowMs() / 1000)
+                                        : StandardWebhookVerdict::no_matching_signature;
+            if (verdict != StandardWebhookVerdict::ok) {
+                const auto reason =
+                    secret ? std::string(nameOf(verdict)) : "client has no webhook_secret";
+                ctx.lifecycle.recordRejectedWebhook(secret ? std::optional(clientId) : std::nullopt,
+                                                    body.text("external_id", 128), "generic",
+                                                    reason, ctx.deadline());
+                throw rejected("webhook signature rejected: " + reason);
+            }
+            db::StatusEvent ev;
+            ev.call = db::CallRef::byExternal(clientId, body.requiredText("external_id", 128));
+            const auto status = body.requiredText("status", 32);
+            const auto state = db::parseCallState(status);
+            if (!state || *state == db::CallState::reserved || *state == db::CallState::timed_out) {
+                throw ApiError::badRequest("unknown status " + status);
+            }
+            ev.status = *state;
+            ev.sequence = body.integer("sequence", 0);
+            if (auto at = body.text("occurred_at", 64)) {
+                ev.occurredAtMs = db::parseIsoTime(*at);
+                if (!ev.occurredAtMs)
+                    throw ApiError::badRequest("occurred_at must be ISO-8601 UTC");
+            }
+            ev.eventId = "generic:" + id.substr(0, 200);
+            ev.source = "generic";
+            sendOutcome(res, ctx.lifecycle.applyStatus(ev, ctx.deadline()));
+        });
+}
+
+}  // namespace calltrack::api

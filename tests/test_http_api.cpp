@@ -1,0 +1,234 @@
+// Integration tests of the HTTP API: the real HttpServer on an ephemeral
+// loopback port over a fresh database, driven with cpp-httplib's client.
+
+#include "tests/ApiFixture.h"
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+using namespace calltrack;
+using nlohmann::json;
+
+using test::ApiFixture;
+using test::checkErrorShape;
+
+TEST_CASE("health and readiness") {
+    ApiFixture f;
+    CHECK(f.call("GET", "/healthz").first == 200);
+    auto [status, body] = f.call("GET", "/readyz");
+    CHECK(status == 200);
+    CHECK(body["status"] == "ready");
+}
+
+TEST_CASE("clients, limits, admission until refused, usage") {
+    ApiFixture f;
+    auto [s1, created] =
+        f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 2}, {"name", "Acme"}});
+    CHECK(s1 == 201);
+    CHECK(created["client"]["max_concurrent"] == 2);
+    auto [s2, updated] =
+        f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 2}, {"mode", "enforce"}});
+    CHECK(s2 == 200);
+    CHECK(updated["client"]["name"] == "Acme");
+    CHECK(f.call("PUT", "/v1/limits/global", {{"max_concurrent", 10}}).first == 200);
+    CHECK(f.call("GET", "/v1/limits/global").second["global"]["max_concurrent"] == 10);
+
+    auto [a1, first] = f.call("POST", "/v1/calls", {{"client_id", "acme"}, {"external_id", "CA1"}});
+    CHECK(a1 == 201);
+    CHECK(first["call"]["state"] == "reserved");
+    CHECK(first["usage"]["client"] == json{{"active", 1}, {"max_concurrent", 2}});
+    CHECK(first["usage"]["global"] == json{{"active", 1}, {"max_concurrent", 10}});
+
+    // A retry of the same external id: the same call, no second slot.
+    auto [again, retry] =
+        f.call("POST", "/v1/calls", {{"client_id", "acme"}, {"external_id", "CA1"}});
+    CHECK(again == 200);
+    CHECK(retry["call"]["id"] == first["call"]["id"]);
+    CHECK(retry["usage"]["client"]["active"] == 1);
+
+    CHECK(f.call("POST", "/v1/calls", {{"client_id", "acme"}}).first == 201);
+    auto res = f.send("POST", "/v1/calls", json{{"client_id", "acme"}}.dump());
+    REQUIRE(res);
+    CHECK(res->status == 429);
+    CHECK(res->get_header_value("Retry-After") == "1");
+    auto refused = json::parse(res->body);
+    checkErrorShape(refused, "client_limit_reached");
+    CHECK(refused["retry_after_ms"] == 1000);
+
+    auto [u, usage] = f.call("GET", "/v1/usage");
+    CHECK(u == 200);
+    CHECK(usage["global"]["active"] == 2);
+    REQUIRE(usage["clients"].size() == 1);
+    CHECK(usage["clients"][0]["client_id"] == "acme");
+    CHECK(usage["clients"][0]["percent"] == 100.0);
+    CHECK(usage["clients"][0]["refused_last_minute"] == 1);
+
+    auto [gk, client] = f.call("GET", "/v1/clients/acme");
+    CHECK(gk == 200);
+    CHECK(client["client"]["active"] == 2);
+    CHECK(f.call("GET", "/v1/clients").second["clients"].size() == 1);
+    checkErrorShape(f.call("GET", "/v1/clients/nobody").second, "unknown_client");
+}
+
+TEST_CASE("refusal codes: unknown client, disabled client, global limit") {
+    ApiFixture f;
+    auto [s, unknown] = f.call("POST", "/v1/calls", {{"client_id", "ghost"}});
+    CHECK(s == 404);
+    checkErrorShape(unknown, "unknown_client");
+
+    f.call("PUT", "/v1/clients/off", {{"max_concurrent", 5}, {"enabled", false}});
+    auto [d, disabled] = f.call("POST", "/v1/calls", {{"client_id", "off"}});
+    CHECK(d == 429);
+    checkErrorShape(disabled, "client_disabled");
+
+    f.call("PUT", "/v1/limits/global", {{"max_concurrent", 1}});
+    f.call("PUT", "/v1/clients/a", {{"max_concurrent", 5}});
+    CHECK(f.call("POST", "/v1/calls", {{"client_id", "a"}}).first == 201);
+    auto [g, global] = f.call("POST", "/v1/calls", {{"client_id", "a"}});
+    CHECK(g == 429);
+    checkErrorShape(global, "global_limit_reached");
+}
+
+TEST_CASE("lifecycle over HTTP: events, duplicates, out of order, heartbeat, end") {
+    ApiFixture f;
+    f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 1}});
+    const auto id =
+        f.call("POST", "/v1/calls", {{"client_id", "acme"}}).second["call"]["id"].get<int64_t>();
+    const std::string base = "/v1/calls/" + std::to_string(id);
+
+    auto [s1, ringing] = f.call("POST", base + "/events", {{"status", "ringing"}, {"sequence", 1}});
+    CHECK(s1 == 200);
+    CHECK(ringing["outcome"] == "applied");
+    CHECK(ringing["call"]["state"] == "ringing");
+    CHECK(f.call("POST", base + "/events", {{"status", "ringing"}, {"sequence", 1}})
+              .second["outcome"] == "duplicate");
+    CHECK(f.call("POST", base + "/events",
+                 {{"status", "in_progress"}, {"occurred_at", "2026-01-31T12:00:00Z"}})
+              .second["outcome"] == "applied");
+    CHECK(f.call("POST", base + "/events", {{"status", "initiated"}}).second["outcome"] ==
+          "out_of_order");
+    auto [hb, beat] = f.call("POST", base + "/heartbeat");
+    CHECK(hb == 200);
+    CHECK(beat["outcome"] == "applied");
+
+    auto [e, ended] = f.call("POST", base + "/end", {{"reason", "hung up"}});
+    CHECK(e == 200);
+    CHECK(ended["call"]["state"] == "completed");
+    CHECK(ended["call"]["end_reason"] == "hung up");
+    CHECK(f.call("POST", base + "/events", {{"status", "busy"}}).second["outcome"] == "after_end");
+    CHECK(f.call("POST", base + "/end").second["outcome"] == "after_end");
+    CHECK(f.call("GET", "/v1/usage").second["global"]["active"] == 0);
+
+    auto [g, got] = f.call("GET", base);
+    CHECK(g == 200);
+    CHECK(got["call"]["live"] == false);
+    checkErrorShape(f.call("GET", "/v1/calls/999999").second, "call_not_found");
+    checkErrorShape(f.call("POST", "/v1/calls/999999/end").second, "call_not_found");
+    checkErrorShape(f.call("GET", "/v1/calls/not-a-number").second, "call_not_found");
+    auto [v, conflict] = f.call("POST", base + "/end", {{"expected_version", 1}});
+    CHECK(v == 200);  // already ended: after_end wins over the version check
+    CHECK(conflict["outcome"] == "after_end");
+}
+
+TEST_CASE("listing calls: newest first, pages stable under new admissions") {
+    ApiFixture f;
+    f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 100}});
+    for (int i = 0; i < 5; ++i) f.call("POST", "/v1/calls", {{"client_id", "acme"}});
+    auto [s, page1] = f.call("GET", "/v1/calls?client_id=acme&state=all&limit=2");
+    CHECK(s == 200);
+    REQUIRE(page1["calls"].size() == 2);
+    CHECK(page1["calls"][0]["id"].get<int64_t>() > page1["calls"][1]["id"].get<int64_t>());
+    f.call("POST", "/v1/calls", {{"client_id", "acme"}});  // must not shift the next page
+    auto [s2, page2] = f.call("GET", "/v1/calls?client_id=acme&state=all&limit=2&cursor=" +
+                                         page1["next_cursor"].get<std::string>());
+    CHECK(s2 == 200);
+    REQUIRE(page2["calls"].size() == 2);
+    CHECK(page2["calls"][0]["id"].get<int64_t>() == page1["calls"][1]["id"].get<int64_t>() - 1);
+    checkErrorShape(f.call("GET", "/v1/calls?state=sideways").second, "invalid_request");
+    checkErrorShape(f.call("GET", "/v1/calls?limit=0").second, "invalid_request");
+    checkErrorShape(f.call("GET", "/v1/calls?cursor=abc").second, "invalid_request");
+}
+
+TEST_CASE("bad input gets the one error shape with a stable code") {
+    ApiFixture f;
+    auto expect = [&](const httplib::Result& res, int status, const std::string& code) {
+        REQUIRE(res);
+        CHECK(res->status == status);
+        checkErrorShape(json::parse(res->body), code);
+    };
+    expect(f.send("POST", "/v1/calls", "{not json"), 400, "malformed_json");
+    expect(f.send("POST", "/v1/calls", "[1,2]"), 400, "malformed_json");
+    expect(f.send("POST", "/v1/calls", R"({"client_id": 7})"), 400, "invalid_request");
+    expect(f.send("POST", "/v1/calls", "{}"), 400, "invalid_request");
+    expect(f.send("POST", "/v1/calls", "client_id=a", "application/x-www-form-urlencoded"), 415,
+           "unsupported_media_type");
+    expect(f.send("PUT", "/v1/clients/bad%20id", R"({"max_concurrent": 1})"), 400,
+           "invalid_request");
+    expect(f.send("PUT", "/v1/clients/a", R"({"max_concurrent": -1})"), 400, "invalid_request");
+    expect(f.send("PUT", "/v1/clients/a", R"({"max_concurrent": "3"})"), 400, "invalid_request");
+    expect(f.send("PUT", "/v1/clients/a", R"({"max_concurrent": 1, "mode": "maybe"})"), 400,
+           "invalid_request");
+    expect(f.send("GET", "/v1/nothing-here"), 404, "not_found");
+    expect(f.send("POST", "/v1/calls/1/events", R"({"status": "exploded"})"), 400,
+           "invalid_request");
+    expect(f.send("POST", "/v1/calls", std::string(70 * 1024, 'x')), 413, "payload_too_large");
+
+    auto res = f.send("DELETE", "/v1/calls");
+    expect(res, 405, "method_not_allowed");
+    CHECK(res->get_header_value("Allow").find("POST") != std::string::npos);
+
+    // Nothing of the above wrote anything.
+    CHECK(f.t.clients->list().empty());
+}
+
+TEST_CASE("request ids are honoured or generated and echoed") {
+    ApiFixture f;
+    auto res = f.client->Get("/healthz", httplib::Headers{{"X-Request-Id", "dialer-42"}});
+    REQUIRE(res);
+    CHECK(res->get_header_value("X-Request-Id") == "dialer-42");
+    auto bad =
+        f.client->Get("/v1/nothing", httplib::Headers{{"X-Request-Id", "has spaces\tand tabs"}});
+    REQUIRE(bad);
+    const auto generated = bad->get_header_value("X-Request-Id");
+    CHECK(generated.rfind("req_", 0) == 0);
+    CHECK(json::parse(bad->body)["error"]["request_id"] == generated);
+}
+
+TEST_CASE("bearer token: required when configured, health stays open") {
+    ApiFixture f("s3cret-token");
+    CHECK(f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 1}}).first == 201);
+
+    httplib::Client anonymous("127.0.0.1", f.server->port());
+    auto res = anonymous.Get("/v1/usage");
+    REQUIRE(res);
+    CHECK(res->status == 401);
+    checkErrorShape(json::parse(res->body), "unauthorized");
+    anonymous.set_bearer_token_auth("wrong-token");
+    CHECK(anonymous.Get("/v1/usage")->status == 401);
+    CHECK(anonymous.Get("/healthz")->status == 200);
+}
+
+TEST_CASE("no token: loopback only") {
+    CHECK(api::HttpServer::isLoopback("127.0.0.1"));
+    CHECK(api::HttpServer::isLoopback("127.1.2.3"));
+    CHECK(api::HttpServer::isLoopback("::1"));
+    CHECK_FALSE(api::HttpServer::isLoopback("0.0.0.0"));
+    CHECK_FALSE(api::HttpServer::isLoopback("10.0.0.1"));
+    test::TestDatabase t;
+    api::JsonLog log{api::LogLevel::error, stderr};
+    api::ApiContext ctx{*t.database,
+                        *t.admission,
+                        *t.lifecycle,
+                        *t.clients,
+                        t.clock,
+                        log,
+                        std::chrono::milliseconds(2000)};
+    api::HttpOptions open;
+    open.host = "0.0.0.0";
+    open.port = 0;
+    CHECK_THROWS_WITH_AS(api::HttpServer(ctx, open), doctest::Contains("CALLTRACK_ADMIN_TOKEN"),
+                         std::runtime_error);
+}
