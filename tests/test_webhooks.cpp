@@ -245,6 +245,7 @@ TEST_CASE("webhook storm: 200 calls, every event twice, shuffled, 16 senders") {
     for (int t = 0; t < 16; ++t) {
         senders.emplace_back([&] {
             httplib::Client client("127.0.0.1", f.server->port());
+            client.set_keep_alive(true);
             for (size_t i; (i = next.fetch_add(1)) < deliveries.size();) {
                 auto res = postTwilio(client, *deliveries[i]);
                 if (!res || res->status != 200) {
