@@ -106,7 +106,7 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
                         {"global", ResourceJson::usage(r.global)}}}});
         });
 
-    router.add("GET", "/v1/calls/([^/]+)",
+    router.add("GET", "/v1/calls/{id}",
                [&ctx](const httplib::Request&, httplib::Response& res, const RouteParams& p,
                       RequestContext& rc) {
                    const auto ref = callRef(rc, p[0]);
@@ -173,7 +173,7 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
         });
 
     router.add(
-        "POST", "/v1/calls/([^/]+)/events",
+        "POST", "/v1/calls/{id}/events",
         [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams& p,
                RequestContext& rc) {
             JsonBody body(req.get_header_value("Content-Type"), req.body);
@@ -198,7 +198,7 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
             sendJson(res, 200, eventResponse(r));
         });
 
-    router.add("POST", "/v1/calls/([^/]+)/heartbeat",
+    router.add("POST", "/v1/calls/{id}/heartbeat",
                [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams& p,
                       RequestContext& rc) {
                    JsonBody body(req.get_header_value("Content-Type"), req.body, true);
@@ -209,7 +209,7 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
                    sendJson(res, 200, eventResponse(r));
                });
 
-    router.add("POST", "/v1/calls/([^/]+)/end",
+    router.add("POST", "/v1/calls/{id}/end",
                [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams& p,
                       RequestContext& rc) {
                    JsonBody body(req.get_header_value("Content-Type"), req.body, true);

@@ -31,7 +31,7 @@ db::ClientPatch clientPatch(const JsonBody& body) {
 }  // namespace
 
 void addClientRoutes(Router& router, ApiContext& ctx) {
-    router.add("PUT", "/v1/clients/([^/]+)",
+    router.add("PUT", "/v1/clients/{id}",
                [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams& p,
                       RequestContext& rc) {
                    requireAdmin(rc);
@@ -42,7 +42,7 @@ void addClientRoutes(Router& router, ApiContext& ctx) {
                             {{"client", ResourceJson::client(result.client)}});
                });
 
-    router.add("GET", "/v1/clients/([^/]+)",
+    router.add("GET", "/v1/clients/{id}",
                [&ctx](const httplib::Request&, httplib::Response& res, const RouteParams& p,
                       RequestContext& rc) {
                    rc.client = p[0];

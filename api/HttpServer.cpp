@@ -99,8 +99,9 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
         if (!res.body.empty()) return;
         const int status = res.status;
         const std::string code = status == 413   ? "payload_too_large"
+                                 : status == 414 ? "uri_too_long"
                                  : status == 400 ? "malformed_request"
-                                                 : "error";
+                                                 : "request_rejected";
         const std::string message =
             status == 413
                 ? "the body is larger than " + std::to_string(options_.maxBodyBytes) + " bytes"
