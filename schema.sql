@@ -64,6 +64,18 @@ CREATE TABLE client_credentials (
     CHECK ((twilio_account_sid IS NULL) = (twilio_auth_token IS NULL))
 ) STRICT;
 
+-- Bearer tokens for the API. Only a SHA-256 of each token is stored (tokens
+-- are 160 random bits, so a fast hash is enough); the token itself is shown
+-- once, when created. client_id NULL = admin token.
+CREATE TABLE api_tokens (
+    id           TEXT PRIMARY KEY CHECK (id GLOB 'tok_*'),
+    token_sha256 TEXT NOT NULL UNIQUE CHECK (length(token_sha256) = 64),
+    client_id    TEXT REFERENCES clients (id),
+    label        TEXT CHECK (label IS NULL OR length(label) <= 200),
+    created_at   INTEGER NOT NULL,
+    revoked_at   INTEGER
+) STRICT;
+
 CREATE TABLE calls (
     id            INTEGER PRIMARY KEY,
     client_id     TEXT NOT NULL REFERENCES clients (id),

@@ -12,12 +12,14 @@ bool sameSecret(const std::string& a, const std::string& b) {
 }  // namespace
 
 std::optional<Principal> BearerAuth::authenticate(const std::string& header) const {
-    if (!adminToken_) return Principal{Principal::Kind::admin, {}};
+    if (open()) return Principal{Principal::Kind::admin, {}};
     static constexpr std::string_view kScheme = "Bearer ";
     if (header.size() <= kScheme.size() || header.compare(0, kScheme.size(), kScheme) != 0)
         return std::nullopt;
     const std::string token = header.substr(kScheme.size());
-    if (sameSecret(token, *adminToken_)) return Principal{Principal::Kind::admin, {}};
+    if (adminToken_ && sameSecret(token, *adminToken_))
+        return Principal{Principal::Kind::admin, {}};
+    if (lookup_ && token.size() <= 256) return lookup_(token);
     return std::nullopt;
 }
 

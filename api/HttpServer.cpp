@@ -2,6 +2,7 @@
 
 #include "api/ApiError.h"
 #include "api/Routes.h"
+#include "db/ApiTokens.h"
 
 #include <arpa/inet.h>
 
@@ -51,6 +52,18 @@ bool maySee(const RequestContext& rc, const std::string& clientId) {
            (rc.principal.kind == Principal::Kind::client && rc.principal.clientId == clientId);
 }
 
+namespace {
+BearerAuth::TokenLookup tokenLookup(ApiContext& ctx) {
+    return [&ctx](const std::string& secret) -> std::optional<Principal> {
+        auto token = ctx.database.readers().read(
+            [&](db::Connection& c) { return db::ApiTokens::find(c, secret); });
+        if (!token) return std::nullopt;
+        if (!token->clientId) return Principal{Principal::Kind::admin, {}};
+        return Principal{Principal::Kind::client, *token->clientId};
+    };
+}
+}  // namespace
+
 bool HttpServer::isLoopback(const std::string& host) {
     if (host == "localhost" || host == "::1" || host == "[::1]") return true;
     in_addr addr{};
@@ -58,11 +71,16 @@ bool HttpServer::isLoopback(const std::string& host) {
 }
 
 HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
-    : ctx_(ctx), options_(std::move(options)), auth_(options_.adminToken) {
+    : ctx_(ctx),
+      options_(std::move(options)),
+      auth_(options_.adminToken, tokenLookup(ctx),
+            ctx.database.readers().read(
+                [](db::Connection& c) { return db::ApiTokens::anyActive(c); })) {
     if (auth_.open() && !isLoopback(options_.host)) {
-        throw std::runtime_error(
-            "refusing to listen on " + options_.host +
-            " without authentication: set CALLTRACK_ADMIN_TOKEN, or listen on 127.0.0.1");
+        throw std::runtime_error("refusing to listen on " + options_.host +
+                                 " without authentication: set CALLTRACK_ADMIN_TOKEN or create a "
+                                 "token with `calltrack token "
+                                 "create`, or listen on 127.0.0.1");
     }
     addHealthRoutes(router_, ctx_);
     addOpenApiRoute(router_);

@@ -35,6 +35,8 @@ class HttpServer {
     HttpServer& operator=(const HttpServer&) = delete;
 
     int port() const { return port_; }
+    // True when no token is configured at start-up (loopback only).
+    bool open() const { return auth_.open(); }
     // Serves on a background thread; returns once requests are accepted.
     void start();
     // Stops accepting, lets in-flight requests finish, joins.

@@ -5,6 +5,7 @@
 #include "app/ServeCommand.h"
 #include "app/TextTable.h"
 #include "db/AdmissionEngine.h"
+#include "db/ApiTokens.h"
 #include "db/CallLifecycle.h"
 #include "db/CallTable.h"
 #include "db/ClientRegistry.h"
@@ -417,6 +418,62 @@ int runCli(int argc, char** argv) {
             Session s(common);
             printCalls(s.database.readers().read(
                 [&](db::Connection& c) { return db::CallTable::list(c, filter); }));
+            return kOk;
+        };
+    });
+
+    // token create|revoke|list
+    auto* tokenCmd =
+        app.add_subcommand("token", "API bearer tokens (only their hashes are stored)");
+    tokenCmd->require_subcommand(1);
+    bool tokenAdmin = false;
+    std::optional<std::string> tokenClient, tokenLabel;
+    auto* tokenCreate = tokenCmd->add_subcommand("create", "create a token and print it once");
+    auto* adminFlag = tokenCreate->add_flag("--admin", tokenAdmin, "full access");
+    auto* clientOpt =
+        tokenCreate->add_option("--client", tokenClient, "only this client's calls and usage");
+    adminFlag->excludes(clientOpt);
+    tokenCreate->add_option("--label", tokenLabel, "a note for `token list`");
+    tokenCreate->callback([&] {
+        action = [&] {
+            if (!tokenAdmin && !tokenClient) {
+                throw db::EngineError(db::ErrorCode::invalid_argument,
+                                      "say --admin or --client ID");
+            }
+            Session s(common);
+            const auto created =
+                db::ApiTokens::create(s.database.writer(), s.clock, tokenClient, tokenLabel);
+            std::cerr << "token " << created.token.id << " for "
+                      << (created.token.clientId ? "client " + *created.token.clientId
+                                                 : std::string("admin"))
+                      << "; it is shown only now:\n";
+            std::cout << created.secret << "\n";
+            return kOk;
+        };
+    });
+    std::string revokeId;
+    auto* tokenRevoke = tokenCmd->add_subcommand("revoke", "revoke a token by its id (tok_...)");
+    tokenRevoke->add_option("id", revokeId)->required();
+    tokenRevoke->callback([&] {
+        action = [&] {
+            Session s(common);
+            if (!db::ApiTokens::revoke(s.database.writer(), s.clock, revokeId)) {
+                throw db::EngineError(db::ErrorCode::not_found, "no active token " + revokeId);
+            }
+            std::cout << "revoked " << revokeId << "\n";
+            return kOk;
+        };
+    });
+    tokenCmd->add_subcommand("list", "list tokens (never their secrets)")->callback([&] {
+        action = [&] {
+            Session s(common);
+            TextTable t({"id", "scope", "label", "created_at", "revoked_at"});
+            for (const auto& tok : s.database.readers().read(
+                     [](db::Connection& c) { return db::ApiTokens::list(c); })) {
+                t.add({tok.id, tok.clientId ? "client " + *tok.clientId : "admin",
+                       tok.label.value_or(""), db::isoTime(tok.createdAt), optTime(tok.revokedAt)});
+            }
+            t.print(std::cout);
             return kOk;
         };
     });

@@ -44,9 +44,12 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
         return 2;
     }
     http->start();
-    if (!options.http.adminToken) {
-        log.warn("no CALLTRACK_ADMIN_TOKEN: the API is open to anyone who can reach " +
-                 options.http.host + " (allowed on loopback only)");
+    if (http->open()) {
+        log.warn(
+            "no API token (CALLTRACK_ADMIN_TOKEN or `calltrack token create`): the API is open to "
+            "anyone "
+            "who can reach " +
+            options.http.host + " (allowed on loopback only)");
     }
     log.info("calltrack serving",
              {{"listen", options.http.host + ":" + std::to_string(http->port())},

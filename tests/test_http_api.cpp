@@ -1,6 +1,7 @@
 // Integration tests of the HTTP API: the real HttpServer on an ephemeral
 // loopback port over a fresh database, driven with cpp-httplib's client.
 
+#include "db/ApiTokens.h"
 #include "tests/ApiFixture.h"
 
 #include <doctest/doctest.h>
@@ -231,4 +232,90 @@ TEST_CASE("no token: loopback only") {
     open.port = 0;
     CHECK_THROWS_WITH_AS(api::HttpServer(ctx, open), doctest::Contains("CALLTRACK_ADMIN_TOKEN"),
                          std::runtime_error);
+}
+
+TEST_CASE("client tokens see and change only their own client's calls and usage") {
+    ApiFixture f("admin-token");
+    f.call("PUT", "/v1/clients/alpha", {{"max_concurrent", 5}});
+    f.call("PUT", "/v1/clients/beta", {{"max_concurrent", 5}});
+    const auto betaCall =
+        f.call("POST", "/v1/calls", {{"client_id", "beta"}}).second["call"]["id"].get<int64_t>();
+    const auto alphaToken =
+        db::ApiTokens::create(f.t.database->writer(), f.t.clock, std::string("alpha"), "dialer");
+    const auto betaToken =
+        db::ApiTokens::create(f.t.database->writer(), f.t.clock, std::string("beta"), std::nullopt);
+    CHECK(alphaToken.secret.rfind("ct_", 0) == 0);
+    CHECK(alphaToken.secret != betaToken.secret);
+
+    httplib::Client alpha("127.0.0.1", f.server->port());
+    alpha.set_bearer_token_auth(alphaToken.secret);
+    auto post = [&](const json& body) {
+        return alpha.Post("/v1/calls", body.dump(), "application/json");
+    };
+
+    auto own = post({{"client_id", "alpha"}});
+    REQUIRE(own);
+    CHECK(own->status == 201);
+    const auto alphaCall = json::parse(own->body)["call"]["id"].get<int64_t>();
+    // Another client's resources do not exist for this token.
+    auto other = post({{"client_id", "beta"}});
+    CHECK(other->status == 404);
+    checkErrorShape(json::parse(other->body), "unknown_client");
+    CHECK(alpha.Get("/v1/calls/" + std::to_string(betaCall))->status == 404);
+    CHECK(alpha.Post("/v1/calls/" + std::to_string(betaCall) + "/end", "", "application/json")
+              ->status == 404);
+    CHECK(alpha.Get("/v1/clients/beta")->status == 404);
+    CHECK(alpha.Get("/v1/calls/" + std::to_string(alphaCall))->status == 200);
+
+    auto listed = json::parse(alpha.Get("/v1/calls?state=all")->body)["calls"];
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0]["client_id"] == "alpha");
+    CHECK(json::parse(alpha.Get("/v1/calls?client_id=beta")->body)["calls"].empty());
+    auto usage = json::parse(alpha.Get("/v1/usage")->body);
+    REQUIRE(usage["clients"].size() == 1);
+    CHECK(usage["clients"][0]["client_id"] == "alpha");
+    auto clients = json::parse(alpha.Get("/v1/clients")->body)["clients"];
+    REQUIRE(clients.size() == 1);
+    CHECK(clients[0]["id"] == "alpha");
+
+    // Operator endpoints are the admin's.
+    auto put = alpha.Put("/v1/clients/alpha", R"({"max_concurrent": 50})", "application/json");
+    CHECK(put->status == 403);
+    checkErrorShape(json::parse(put->body), "forbidden");
+    CHECK(alpha.Put("/v1/limits/global", R"({"max_concurrent": 1})", "application/json")->status ==
+          403);
+
+    // A revoked token stops working at once.
+    CHECK(db::ApiTokens::revoke(f.t.database->writer(), f.t.clock, alphaToken.token.id));
+    CHECK(alpha.Get("/v1/usage")->status == 401);
+    CHECK_FALSE(db::ApiTokens::revoke(f.t.database->writer(), f.t.clock, alphaToken.token.id));
+    // Only the hash is stored.
+    const auto stored = f.t.database->readers().read([](db::Connection& c) {
+        SQLite::Statement s(c.handle(), "SELECT group_concat(token_sha256) FROM api_tokens");
+        s.executeStep();
+        return s.getColumn(0).getString();
+    });
+    CHECK(stored.find(alphaToken.secret) == std::string::npos);
+}
+
+TEST_CASE("a token in the database makes the server require authentication") {
+    test::TestDatabase t;
+    db::ApiTokens::create(t.database->writer(), t.clock, std::nullopt, std::string("ops"));
+    api::JsonLog log{api::LogLevel::error, stderr};
+    api::ApiContext ctx{*t.database,
+                        *t.admission,
+                        *t.lifecycle,
+                        *t.clients,
+                        t.clock,
+                        log,
+                        std::chrono::milliseconds(2000)};
+    api::HttpOptions options;
+    options.host = "0.0.0.0";  // allowed: a token exists
+    options.port = 0;
+    api::HttpServer server(ctx, options);
+    CHECK_FALSE(server.open());
+    server.start();
+    httplib::Client anonymous("127.0.0.1", server.port());
+    CHECK(anonymous.Get("/v1/usage")->status == 401);
+    server.stop();
 }
