@@ -87,6 +87,7 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
     addCallRoutes(router_, ctx_);
     addClientRoutes(router_, ctx_);
     addWebhookRoutes(router_, ctx_);
+    addBatchRoute(router_, ctx_);
 
     const int threads = std::max(1, options_.threads);
     server_.new_task_queue = [threads] {

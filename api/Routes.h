@@ -11,6 +11,7 @@ void addCallRoutes(Router& router, ApiContext& ctx);
 void addClientRoutes(Router& router, ApiContext& ctx);
 void addOpenApiRoute(Router& router);  // GET /openapi.json (api/OpenApiRoute.cpp)
 void addWebhookRoutes(Router& router, ApiContext& ctx);
+void addBatchRoute(Router& router, ApiContext& ctx);
 
 // Helpers shared by the route files.
 void sendJson(httplib::Response& res, int status, const nlohmann::json& body);

@@ -319,3 +319,55 @@ TEST_CASE("a token in the database makes the server require authentication") {
     CHECK(anonymous.Get("/v1/usage")->status == 401);
     server.stop();
 }
+
+TEST_CASE("batch: admissions, events and ends in one request, each item on its own") {
+    ApiFixture f;
+    f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 2}});
+    json items = json::array({
+        {{"op", "admit"}, {"client_id", "acme"}, {"external_id", "B1"}},
+        {{"op", "admit"}, {"client_id", "acme"}, {"external_id", "B2"}},
+        {{"op", "admit"}, {"client_id", "acme"}, {"external_id", "B3"}},  // over the limit
+        {{"op", "admit"}, {"client_id", "nobody"}},
+        {{"op", "admit"}},  // malformed item
+        {{"op", "explode"}},
+        {{"op", "end"}, {"call_id", 999999}},
+        "not an object",
+    });
+    auto [s, body] = f.call("POST", "/v1/calls:batch", {{"items", items}});
+    CHECK(s == 200);
+    const auto& r = body["results"];
+    REQUIRE(r.size() == items.size());
+    CHECK(r[0]["status"] == 201);
+    CHECK(r[1]["status"] == 201);
+    CHECK(r[2]["status"] == 429);
+    checkErrorShape(r[2]["body"], "client_limit_reached");
+    CHECK(r[2]["body"]["retry_after_ms"] == 1000);
+    CHECK(r[3]["status"] == 404);
+    checkErrorShape(r[3]["body"], "unknown_client");
+    CHECK(r[4]["status"] == 400);
+    checkErrorShape(r[4]["body"], "invalid_request");
+    CHECK(r[5]["status"] == 400);
+    CHECK(r[6]["status"] == 404);
+    checkErrorShape(r[6]["body"], "call_not_found");
+    CHECK(r[7]["status"] == 400);
+    // The refusal is recorded even though it came in a batch.
+    CHECK(f.call("GET", "/v1/clients/acme").second["client"]["refused_total"] == 1);
+
+    const auto id1 = r[0]["body"]["call"]["id"].get<int64_t>();
+    const auto id2 = r[1]["body"]["call"]["id"].get<int64_t>();
+    auto [s2, second] =
+        f.call("POST", "/v1/calls:batch",
+               {{"items", json::array({{{"op", "event"}, {"call_id", id1}, {"status", "ringing"}},
+                                       {{"op", "event"}, {"call_id", id1}, {"status", "ringing"}},
+                                       {{"op", "end"}, {"call_id", id2}, {"reason", "batch"}}})}});
+    CHECK(s2 == 200);
+    CHECK(second["results"][0]["body"]["outcome"] == "applied");
+    CHECK(second["results"][1]["body"]["outcome"] == "duplicate");
+    CHECK(second["results"][2]["body"]["call"]["state"] == "canceled");
+    CHECK(f.call("GET", "/v1/usage").second["global"]["active"] == 1);
+
+    checkErrorShape(f.call("POST", "/v1/calls:batch", {{"items", 5}}).second, "invalid_request");
+    checkErrorShape(
+        f.call("POST", "/v1/calls:batch", {{"items", json(std::vector<int>(1001, 1))}}).second,
+        "invalid_request");
+}

@@ -424,6 +424,14 @@ void exerciseOpenServer(OpenApiFixture& f, Recorder& x) {
               .code() == "unsupported_media_type");
     CHECK(x.raw(f, "POST", "/v1/calls", std::string(70 * 1024, 'x')).code() == "payload_too_large");
 
+    // Batches: per-item results in one 200; a malformed batch is a 400.
+    auto batch = x(f, "POST", "/v1/calls:batch",
+                   json{{"items", json::array({{{"op", "admit"}, {"client_id", "acme"}},
+                                               {{"op", "end"}, {"call_id", 999999}}})}});
+    CHECK(batch.status == 200);
+    CHECK(batch.body["results"].size() == 2);
+    CHECK(x(f, "POST", "/v1/calls:batch", json{{"items", 3}}).code() == "invalid_request");
+
     // Reading and listing calls.
     const std::string base = "/v1/calls/" + std::to_string(first);
     CHECK(x(f, "GET", base).status == 200);

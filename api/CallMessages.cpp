@@ -1,0 +1,115 @@
+#include "api/CallMessages.h"
+
+#include "api/ResourceJson.h"
+#include "db/IsoTime.h"
+
+#include <charconv>
+
+namespace calltrack::api {
+
+namespace {
+
+std::optional<int64_t> occurredAt(const JsonBody& body) {
+    const auto& json = body.json();
+    auto it = json.find("occurred_at");
+    if (it == json.end() || it->is_null()) return std::nullopt;
+    if (it->is_string()) {
+        if (auto ms = db::parseIsoTime(it->get<std::string>())) return ms;
+    }
+    throw ApiError::badRequest(
+        "occurred_at must be an ISO-8601 UTC time such as 2026-01-31T12:00:00Z");
+}
+
+bool maySeeClient(const RequestContext& rc, const std::string& clientId) {
+    return rc.principal.isAdmin() ||
+           (rc.principal.kind == Principal::Kind::client && rc.principal.clientId == clientId);
+}
+
+}  // namespace
+
+db::AdmitRequest CallMessages::admitRequest(const JsonBody& body, const RequestContext& rc) {
+    db::AdmitRequest admit;
+    admit.clientId = body.requiredText("client_id", 64);
+    admit.externalId = body.text("external_id", 128);
+    admit.provider = body.text("provider", 32).value_or("api");
+    admit.metadataJson = body.rawJson("metadata");
+    if (admit.metadataJson && admit.metadataJson->size() > 16 * 1024) {
+        throw ApiError::badRequest("metadata must be at most 16 KiB of JSON");
+    }
+    admit.source = "api";
+    if (!maySeeClient(rc, admit.clientId))
+        throw ApiError::notFound("unknown_client", "no client " + admit.clientId);
+    return admit;
+}
+
+db::StatusEvent CallMessages::statusEvent(const JsonBody& body, db::CallRef call) {
+    db::StatusEvent ev;
+    ev.call = std::move(call);
+    const auto status = body.requiredText("status", 32);
+    const auto state = db::parseCallState(status);
+    if (!state || *state == db::CallState::reserved || *state == db::CallState::timed_out) {
+        throw ApiError::badRequest(
+            "status must be one of initiated, ringing, in_progress, completed, busy, failed, "
+            "no_answer, canceled");
+    }
+    ev.status = *state;
+    ev.sequence = body.integer("sequence", 0);
+    ev.occurredAtMs = occurredAt(body);
+    ev.eventId = body.text("event_id", 200);
+    ev.expectedVersion = body.integer("expected_version", 1);
+    ev.source = "api";
+    return ev;
+}
+
+db::EndRequest CallMessages::endRequest(const JsonBody& body, db::CallRef call) {
+    db::EndRequest end;
+    end.call = std::move(call);
+    end.reason = body.text("reason", 200);
+    end.expectedVersion = body.integer("expected_version", 1);
+    end.source = "api";
+    return end;
+}
+
+db::CallRef CallMessages::callRef(const RequestContext& rc, const std::string& idText) {
+    int64_t id = 0;
+    auto [ptr, ec] = std::from_chars(idText.data(), idText.data() + idText.size(), id);
+    if (ec != std::errc() || ptr != idText.data() + idText.size() || id <= 0) {
+        throw ApiError::notFound("call_not_found", "no call " + idText);
+    }
+    db::CallRef ref = db::CallRef::byId(id);
+    if (!rc.principal.isAdmin()) ref.clientId = rc.principal.clientId;
+    return ref;
+}
+
+int CallMessages::admittedStatus(const db::AdmitResult& r) {
+    return r.outcome == db::AdmitResult::Outcome::admitted ? 201 : 200;
+}
+
+nlohmann::json CallMessages::admittedBody(const db::AdmitResult& r) {
+    return {
+        {"call", ResourceJson::call(*r.call)},
+        {"outcome", r.outcome == db::AdmitResult::Outcome::admitted ? "admitted" : "existing"},
+        {"usage",
+         {{"client", ResourceJson::usage(r.client)}, {"global", ResourceJson::usage(r.global)}}}};
+}
+
+ApiError CallMessages::refusal(const db::AdmitResult& r, const std::string& clientId) {
+    if (r.refusal == db::Refusal::unknown_client)
+        return ApiError::notFound("unknown_client", "no client " + clientId);
+    ApiError e(429, db::nameOf(r.refusal),
+               std::string("call refused: ") + db::nameOf(r.refusal) + " (client " +
+                   std::to_string(r.client.active) + "/" + std::to_string(r.client.limit) +
+                   ", global " + std::to_string(r.global.active) + "/" +
+                   std::to_string(r.global.limit) + ")");
+    e.retryAfterMs = kRetryAfterMs;
+    return e;
+}
+
+nlohmann::json CallMessages::eventBody(const db::EventResult& r) {
+    nlohmann::json body = {{"outcome", db::nameOf(r.outcome)}};
+    body["call"] = r.call ? ResourceJson::call(*r.call) : nlohmann::json(nullptr);
+    if (!r.detail.empty()) body["detail"] = r.detail;
+    return body;
+}
+
+}  // namespace calltrack::api

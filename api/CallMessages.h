@@ -1,0 +1,37 @@
+#pragma once
+// Request fields and response bodies of the call endpoints, shared by the
+// single endpoints (CallRoutes) and POST /v1/calls:batch (BatchRoute), so an
+// item of a batch reads and answers exactly like its single request.
+
+#include "api/ApiError.h"
+#include "api/JsonBody.h"
+#include "api/RequestContext.h"
+#include "db/AdmissionEngine.h"
+#include "db/CallLifecycle.h"
+
+#include <nlohmann/json.hpp>
+
+namespace calltrack::api {
+
+class CallMessages {
+  public:
+    // How long a refused dialer should wait before trying again.
+    static constexpr int64_t kRetryAfterMs = 1000;
+
+    // POST /v1/calls body; checks that the caller may act for the client.
+    static db::AdmitRequest admitRequest(const JsonBody& body, const RequestContext& rc);
+    // POST /v1/calls/{id}/events body (the call is named by the caller).
+    static db::StatusEvent statusEvent(const JsonBody& body, db::CallRef call);
+    // POST /v1/calls/{id}/end body.
+    static db::EndRequest endRequest(const JsonBody& body, db::CallRef call);
+    // The call a path or item names, scoped to what the caller may see.
+    static db::CallRef callRef(const RequestContext& rc, const std::string& idText);
+
+    // 201 (admitted) or 200 (existing) and its body; refusals are errors.
+    static int admittedStatus(const db::AdmitResult& r);
+    static nlohmann::json admittedBody(const db::AdmitResult& r);
+    static ApiError refusal(const db::AdmitResult& r, const std::string& clientId);
+    static nlohmann::json eventBody(const db::EventResult& r);
+};
+
+}  // namespace calltrack::api
