@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     const int items = argc > 4 ? std::atoi(argv[4]) : 500;
     httplib::Client client("127.0.0.1", port);
     client.set_keep_alive(true);
+    client.set_tcp_nodelay(true);  // else each request waits out Nagle + delayed ACK
     client.set_bearer_token_auth(token);
     std::vector<double> batchMs, sequentialMs;
     int serial = 0;
