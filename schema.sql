@@ -76,6 +76,22 @@ CREATE TABLE api_tokens (
     revoked_at   INTEGER
 ) STRICT;
 
+-- Idempotency-Key of POST /v1/calls: the first response per (scope, key) is
+-- stored and replayed to retries. status NULL = the first request is still
+-- in flight. Rows are purged 24 h after creation (by the reaper's lease
+-- holder); an in-flight row older than 60 s (its process died) is taken over.
+CREATE TABLE idempotency_keys (
+    scope          TEXT NOT NULL,  -- "admin" or the client id of the token
+    key            TEXT NOT NULL CHECK (length(key) BETWEEN 1 AND 255),
+    request_sha256 TEXT NOT NULL,
+    status         INTEGER,
+    response       TEXT,
+    created_at     INTEGER NOT NULL,
+    completed_at   INTEGER,
+    PRIMARY KEY (scope, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at);
+
 CREATE TABLE calls (
     id            INTEGER PRIMARY KEY,
     client_id     TEXT NOT NULL REFERENCES clients (id),

@@ -2,6 +2,13 @@
 
 namespace calltrack::api {
 
+nlohmann::json ApiError::body(const ApiError& e, const std::string& requestId) {
+    nlohmann::json out = {
+        {"error", {{"code", e.code}, {"message", e.what()}, {"request_id", requestId}}}};
+    if (e.retryAfterMs) out["retry_after_ms"] = *e.retryAfterMs;
+    return out;
+}
+
 ApiError ApiError::fromEngine(const db::EngineError& e) {
     using db::ErrorCode;
     switch (e.code()) {

@@ -6,6 +6,8 @@
 
 #include "db/EngineError.h"
 
+#include <nlohmann/json.hpp>
+
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -28,6 +30,8 @@ class ApiError : public std::runtime_error {
     static ApiError notFound(const std::string& code, const std::string& message) {
         return {404, code, message};
     }
+    // {"error": {code, message, request_id}} plus retry_after_ms when set.
+    static nlohmann::json body(const ApiError& e, const std::string& requestId);
     // Maps an engine error to its HTTP status and stable code.
     static ApiError fromEngine(const db::EngineError& e);
 };

@@ -23,10 +23,7 @@ struct ItemReply {
 };
 
 ItemReply errorReply(const ApiError& e, const std::string& requestId) {
-    nlohmann::json body = {
-        {"error", {{"code", e.code}, {"message", e.what()}, {"request_id", requestId}}}};
-    if (e.retryAfterMs) body["retry_after_ms"] = *e.retryAfterMs;
-    return {e.status, std::move(body)};
+    return {e.status, ApiError::body(e, requestId)};
 }
 
 // An item's engine work, run inside the writer's transaction.

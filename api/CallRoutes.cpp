@@ -1,9 +1,11 @@
 #include "api/ApiError.h"
 #include "api/CallMessages.h"
+#include "api/Hmac.h"
 #include "api/JsonBody.h"
 #include "api/ResourceJson.h"
 #include "api/Routes.h"
 #include "db/CallTable.h"
+#include "db/IdempotencyStore.h"
 
 #include <charconv>
 
@@ -23,21 +25,73 @@ auto onCall(F&& fn) {
     }
 }
 
+void admitOnce(ApiContext& ctx, const httplib::Request& req, httplib::Response& res,
+               RequestContext& rc) {
+    JsonBody body(req.get_header_value("Content-Type"), req.body);
+    rc.client = body.text("client_id", 64);
+    const auto admit = CallMessages::admitRequest(body, rc);
+    const auto r = ctx.admission.admit(admit, ctx.deadline());
+    if (r.outcome == db::AdmitResult::Outcome::refused)
+        throw CallMessages::refusal(r, admit.clientId);
+    rc.call = r.call->id;
+    sendJson(res, CallMessages::admittedStatus(r), CallMessages::admittedBody(r));
+}
+
 }  // namespace
 
 void addCallRoutes(Router& router, ApiContext& ctx) {
-    router.add("POST", "/v1/calls",
-               [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams&,
-                      RequestContext& rc) {
-                   JsonBody body(req.get_header_value("Content-Type"), req.body);
-                   rc.client = body.text("client_id", 64);
-                   const auto admit = CallMessages::admitRequest(body, rc);
-                   const auto r = ctx.admission.admit(admit, ctx.deadline());
-                   if (r.outcome == db::AdmitResult::Outcome::refused)
-                       throw CallMessages::refusal(r, admit.clientId);
-                   rc.call = r.call->id;
-                   sendJson(res, CallMessages::admittedStatus(r), CallMessages::admittedBody(r));
-               });
+    auto idempotency = std::make_shared<db::IdempotencyStore>(ctx.database.writer(), ctx.clock);
+    router.add(
+        "POST", "/v1/calls",
+        [&ctx, idempotency](const httplib::Request& req, httplib::Response& res, const RouteParams&,
+                            RequestContext& rc) {
+            const std::string key = req.get_header_value("Idempotency-Key");
+            if (key.empty()) {
+                admitOnce(ctx, req, res, rc);
+                return;
+            }
+            // Idempotency-Key: the first response per (caller, key) is
+            // stored and replayed; the body's hash tells a retry from a
+            // misuse of the key.
+            if (key.size() > 255)
+                throw ApiError::badRequest("Idempotency-Key: at most 255 characters");
+            const std::string scope =
+                rc.principal.isAdmin() ? "admin" : "client:" + rc.principal.clientId;
+            const auto claim = idempotency->claim(scope, key, sha256Hex(req.body), ctx.deadline());
+            using Outcome = db::IdempotencyStore::Claim::Outcome;
+            if (claim.outcome == Outcome::mismatch) {
+                throw ApiError(422, "idempotency_key_reused",
+                               "this Idempotency-Key was used with a different request body");
+            }
+            if (claim.outcome == Outcome::in_flight) {
+                throw ApiError(
+                    409, "idempotency_key_in_flight",
+                    "a request with this Idempotency-Key is still being processed; retry later");
+            }
+            if (claim.outcome == Outcome::replay) {
+                res.set_header("Idempotent-Replayed", "true");
+                res.status = claim.status;
+                res.set_content(claim.response, "application/json");
+                return;
+            }
+            try {
+                admitOnce(ctx, req, res, rc);
+            } catch (const ApiError& e) {
+                // Client errors and refusals are answers: stored. 5xx
+                // (busy, storage) are not: a retry should run again.
+                if (e.status >= 500) {
+                    idempotency->release(scope, key);
+                } else {
+                    idempotency->complete(scope, key, e.status,
+                                          ApiError::body(e, rc.requestId).dump());
+                }
+                throw;
+            } catch (...) {
+                idempotency->release(scope, key);
+                throw;
+            }
+            idempotency->complete(scope, key, res.status, res.body);
+        });
 
     router.add("GET", "/v1/calls/{id}",
                [&ctx](const httplib::Request&, httplib::Response& res, const RouteParams& p,

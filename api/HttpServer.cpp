@@ -171,12 +171,10 @@ void HttpServer::renderError(const httplib::Request& req, httplib::Response& res
                         : newRequestId();
         res.set_header("X-Request-Id", requestId);
     }
-    nlohmann::json body = {
-        {"error", {{"code", code}, {"message", message}, {"request_id", requestId}}}};
-    if (retryAfterMs) {
-        body["retry_after_ms"] = *retryAfterMs;
-        res.set_header("Retry-After", std::to_string((*retryAfterMs + 999) / 1000));
-    }
+    ApiError error(status, code, message);
+    error.retryAfterMs = retryAfterMs;
+    if (retryAfterMs) res.set_header("Retry-After", std::to_string((*retryAfterMs + 999) / 1000));
+    const nlohmann::json body = ApiError::body(error, requestId);
     if (!allow.empty()) res.set_header("Allow", allow);
     sendJson(res, status, body);
 }

@@ -4,6 +4,7 @@
 #include "db/AdmissionEngine.h"
 #include "db/CallLifecycle.h"
 #include "db/ClientRegistry.h"
+#include "db/IdempotencyStore.h"
 #include "db/LeaderLease.h"
 
 #include <pthread.h>
@@ -33,6 +34,16 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
 
     const int reaped = reaper.reapAll();
     reaper.start();
+    // Idempotency keys are kept 24 h; the reaper's lease holder purges them.
+    db::IdempotencyStore idempotency(database.writer(), clock);
+    PeriodicJob keyPurge(
+        "idempotency-purge", std::chrono::seconds(60),
+        [&] {
+            if (!lease.held()) return;
+            while (idempotency.purgeExpired(1000) == 1000) {
+            }
+        },
+        log);
     api::ApiContext api{
         database,         admission, lifecycle, clients, clock, log, options.requestDeadline,
         options.publicUrl};
@@ -62,6 +73,7 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     sigwait(&signals, &signal);
     log.info("shutting down", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
     http->stop();  // in-flight requests finish first
+    keyPurge.stop();
     reaper.stop();
     database.writer().stop();
     const auto stats = database.writer().stats();

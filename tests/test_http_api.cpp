@@ -1,7 +1,9 @@
 // Integration tests of the HTTP API: the real HttpServer on an ephemeral
 // loopback port over a fresh database, driven with cpp-httplib's client.
 
+#include "api/Hmac.h"
 #include "db/ApiTokens.h"
+#include "db/IdempotencyStore.h"
 #include "tests/ApiFixture.h"
 
 #include <doctest/doctest.h>
@@ -370,4 +372,56 @@ TEST_CASE("batch: admissions, events and ends in one request, each item on its o
     checkErrorShape(
         f.call("POST", "/v1/calls:batch", {{"items", json(std::vector<int>(1001, 1))}}).second,
         "invalid_request");
+}
+
+TEST_CASE("Idempotency-Key on POST /v1/calls: replay, mismatch, in flight, expiry") {
+    ApiFixture f;
+    f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 1}});
+    auto post = [&](const std::string& key, const json& body) {
+        return f.client->Post("/v1/calls", httplib::Headers{{"Idempotency-Key", key}}, body.dump(),
+                              "application/json");
+    };
+    const json body = {
+        {"client_id", "acme"}};  // no external id: without the key a retry would take a new slot
+    auto first = post("k-1", body);
+    REQUIRE(first);
+    CHECK(first->status == 201);
+    auto again = post("k-1", body);
+    REQUIRE(again);
+    CHECK(again->status == 201);
+    CHECK(again->get_header_value("Idempotent-Replayed") == "true");
+    CHECK(json::parse(again->body)["call"]["id"] == json::parse(first->body)["call"]["id"]);
+    CHECK(f.call("GET", "/v1/usage").second["global"]["active"] == 1);
+
+    // Same key, another body: 422.
+    auto misuse = post("k-1", {{"client_id", "acme"}, {"external_id", "other"}});
+    CHECK(misuse->status == 422);
+    checkErrorShape(json::parse(misuse->body), "idempotency_key_reused");
+
+    // A refusal is an answer too: stored and replayed.
+    auto refused = post("k-2", body);
+    CHECK(refused->status == 429);
+    auto refusedAgain = post("k-2", body);
+    CHECK(refusedAgain->status == 429);
+    CHECK(refusedAgain->body == refused->body);
+    CHECK(f.call("GET", "/v1/clients/acme").second["client"]["refused_total"] == 1);
+
+    // Still in flight (claimed, not completed): 409; after 60 s abandoned: taken over.
+    db::IdempotencyStore store(f.t.database->writer(), f.t.clock);
+    const auto hash = api::sha256Hex(json{{"client_id", "acme"}, {"external_id", "x"}}.dump());
+    REQUIRE(store.claim("admin", "k-3", hash, db::noDeadline()).outcome ==
+            db::IdempotencyStore::Claim::Outcome::claimed);
+    auto inFlight = post("k-3", {{"client_id", "acme"}, {"external_id", "x"}});
+    CHECK(inFlight->status == 409);
+    checkErrorShape(json::parse(inFlight->body), "idempotency_key_in_flight");
+    f.t.clock.advanceMs(61'000);
+    CHECK(post("k-3", {{"client_id", "acme"}, {"external_id", "x"}})->status ==
+          429);  // ran: client full
+
+    // Keys are kept 24 h, then purged.
+    CHECK(store.purgeExpired(100) == 0);
+    f.t.clock.advanceMs(db::IdempotencyStore::kKeepMs + 1);
+    CHECK(store.purgeExpired(100) == 3);
+    CHECK(post("k-1", body)->status ==
+          429);  // the key is new again: a fresh admission, refused (client full)
 }
