@@ -9,6 +9,8 @@
 
 #include <pthread.h>
 #include <csignal>
+#include <future>
+#include <thread>
 
 namespace calltrack::app {
 
@@ -72,7 +74,22 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     int signal = 0;
     sigwait(&signals, &signal);
     log.info("shutting down", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
-    http->stop();  // in-flight requests finish first
+    // Stop accepting and let in-flight requests finish, for at most the
+    // grace period; after it the writer stops taking work, so a request
+    // still waiting for it is answered 503 shutting_down instead of hanging
+    // (a worker stuck on a slow client ends by the socket timeouts).
+    std::promise<void> drained;
+    auto drainedFuture = drained.get_future();
+    std::thread stopper([&] {
+        http->stop();
+        drained.set_value();
+    });
+    if (drainedFuture.wait_for(options.shutdownGrace) == std::future_status::timeout) {
+        log.warn("in-flight requests still running after the grace period; refusing new writes",
+                 {{"grace_ms", options.shutdownGrace.count()}});
+        database.writer().stop();
+    }
+    stopper.join();
     keyPurge.stop();
     reaper.stop();
     database.writer().stop();

@@ -20,6 +20,7 @@ struct ServeOptions {
     std::chrono::milliseconds reaperInterval{1000};
     int reaperBatch = 500;
     int64_t leaseTtlMs = 5000;
+    std::chrono::milliseconds shutdownGrace{10000};  // for in-flight requests at SIGTERM
 };
 
 // Blocks SIGINT/SIGTERM in the calling thread (and so in every thread it
