@@ -260,21 +260,26 @@ EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const Statu
     return result;
 }
 
-EventResult CallLifecycle::heartbeatIn(Connection& c, int64_t now, const CallRef& ref,
-                                       const std::string& source) {
+namespace {
+
+// Heartbeat and end share their shape: find the call, answer after_end if it
+// already ended, otherwise let `change` move it; record the event either way.
+template <class Change>
+EventResult changeLiveCall(Connection& c, int64_t now, const CallRef& ref, const char* kind,
+                           const std::string& source, Change&& change) {
     auto row = CallTable::find(c, ref);
     if (!row) throw callNotFound(ref);
     Call& call = row->call;
-    EventRecord record = baseEvent(now, call, "heartbeat", source);
+    EventRecord record = baseEvent(now, call, kind, source);
     EventResult result;
     if (!call.live()) {
         result.outcome = EventOutcome::after_end;
         result.detail = std::string("call already ended as ") + nameOf(call.state);
         record.reason = result.detail;
     } else {
-        call.expiresAt = expiryAfterActivity(*row, call.state, now);
+        change(*row, record);
         writeCall(c, call, now);
-        record.toState = record.fromState;
+        record.toState = nameOf(call.state);
     }
     record.outcome = nameOf(result.outcome);
     EventLog::append(c, record);
@@ -282,29 +287,25 @@ EventResult CallLifecycle::heartbeatIn(Connection& c, int64_t now, const CallRef
     return result;
 }
 
+}  // namespace
+
+EventResult CallLifecycle::heartbeatIn(Connection& c, int64_t now, const CallRef& ref,
+                                       const std::string& source) {
+    return changeLiveCall(c, now, ref, "heartbeat", source,
+                          [&](CallWithTimeouts& row, EventRecord&) {
+                              row.call.expiresAt = expiryAfterActivity(row, row.call.state, now);
+                          });
+}
+
 EventResult CallLifecycle::endIn(Connection& c, int64_t now, const EndRequest& req) {
-    auto row = CallTable::find(c, req.call);
-    if (!row) throw callNotFound(req.call);
-    Call& call = row->call;
-    EventRecord record = baseEvent(now, call, "end", req.source);
-    EventResult result;
-    if (!call.live()) {
-        result.outcome = EventOutcome::after_end;
-        result.detail = std::string("call already ended as ") + nameOf(call.state);
-        record.reason = result.detail;
-    } else {
-        checkVersion(call, req.expectedVersion);
-        const CallState next =
-            call.state == CallState::in_progress ? CallState::completed : CallState::canceled;
-        moveTo(call, *row, next, now, req.reason.value_or("ended by " + req.source));
-        writeCall(c, call, now);
-        record.toState = nameOf(call.state);
-        record.reason = call.endReason;
-    }
-    record.outcome = nameOf(result.outcome);
-    EventLog::append(c, record);
-    result.call = std::move(call);
-    return result;
+    return changeLiveCall(
+        c, now, req.call, "end", req.source, [&](CallWithTimeouts& row, EventRecord& record) {
+            checkVersion(row.call, req.expectedVersion);
+            const CallState next = row.call.state == CallState::in_progress ? CallState::completed
+                                                                            : CallState::canceled;
+            moveTo(row.call, row, next, now, req.reason.value_or("ended by " + req.source));
+            record.reason = row.call.endReason;
+        });
 }
 
 int CallLifecycle::reapExpiredIn(Connection& c, int64_t now, int maxCalls) {
