@@ -157,6 +157,10 @@ void HttpServer::start() {
 
 void HttpServer::stop() {
     if (!thread_.joinable()) return;
+    // cpp-httplib stops accepting connections, but a keep-alive connection
+    // that is already open would still deliver new requests: those are now
+    // answered 503 shutting_down and their connection closed.
+    stopping_.store(true);
     server_.stop();
     thread_.join();
 }
@@ -186,6 +190,13 @@ void HttpServer::handle(const httplib::Request& req, httplib::Response& res) {
     rc.requestId = acceptableRequestId(offered) ? offered : newRequestId();
     res.set_header("X-Request-Id", rc.requestId);
     try {
+        if (stopping_.load()) {
+            res.set_header("Connection", "close");
+            ApiError e(503, "shutting_down",
+                       "calltrack is shutting down; retry on another instance or later");
+            e.retryAfterMs = 1000;
+            throw e;
+        }
         // Webhooks authenticate by their signature, not by a bearer token.
         const bool open = req.path == "/healthz" || req.path == "/readyz" ||
                           req.path == "/openapi.json" || req.path.rfind("/v1/webhooks/", 0) == 0;

@@ -56,6 +56,7 @@ class HttpServer {
     Router router_;
     httplib::Server server_;
     int port_ = 0;
+    std::atomic<bool> stopping_{false};
     std::thread thread_;
 };
 
