@@ -42,22 +42,6 @@ std::string hmacSha256(std::string_view key, std::string_view data) {
     return hmac(EVP_sha256(), "HMAC-SHA256", key, data);
 }
 
-std::string sha256Hex(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int digestLength = 0;
-    if (EVP_Digest(nonNull(data), data.size(), digest, &digestLength, EVP_sha256(), nullptr) != 1) {
-        throw std::runtime_error("SHA-256 failed in OpenSSL");
-    }
-    static constexpr char hexDigits[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(digestLength * 2);
-    for (unsigned int i = 0; i < digestLength; ++i) {
-        hex += hexDigits[digest[i] >> 4];
-        hex += hexDigits[digest[i] & 0x0F];
-    }
-    return hex;
-}
-
 bool macEquals(std::string_view expected, std::string_view received) {
     if (expected.size() != received.size()) return false;
     if (expected.empty()) return true;

@@ -2,7 +2,7 @@
 
 #include "db/EngineError.h"
 
-#include <openssl/evp.h>
+#include "db/Sha256.h"
 
 #include <random>
 
@@ -18,19 +18,6 @@ std::string randomHex(size_t bytes) {
         const auto b = static_cast<unsigned>(rd() & 0xFF);
         out.push_back(kHex[b >> 4]);
         out.push_back(kHex[b & 0xF]);
-    }
-    return out;
-}
-
-std::string sha256Hex(const std::string& text) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < length; ++i) {
-        out.push_back(kHex[digest[i] >> 4]);
-        out.push_back(kHex[digest[i] & 0xF]);
     }
     return out;
 }

@@ -2,6 +2,7 @@
 // (app/ExitCode.h) as an operator or a script sees them.
 
 #include "app/ExitCode.h"
+#include "tests/CalltrackProcess.h"
 #include "tests/TestSupport.h"
 
 #include <fcntl.h>
@@ -16,6 +17,7 @@ extern char** environ;
 
 using namespace calltrack;
 using test::scalar;
+using test::spawnCalltrack;
 
 namespace {
 
@@ -58,22 +60,8 @@ class Cli {
 
     Run raw(const std::vector<std::string>& args) const {
         const std::string outFile = dir_.file("stdout.txt"), errFile = dir_.file("stderr.txt");
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 1, outFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0644);
-        posix_spawn_file_actions_addopen(&actions, 2, errFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0644);
-        std::vector<std::string> storage{CALLTRACK_BINARY};
-        storage.insert(storage.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& s : storage) argv.push_back(s.data());
-        argv.push_back(nullptr);
-        pid_t pid = -1;
         Run run;
-        const int rc = posix_spawn(&pid, CALLTRACK_BINARY, &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        if (rc != 0) return run;
+        const pid_t pid = spawnCalltrack(args, outFile, errFile);
         int status = 0;
         waitpid(pid, &status, 0);
         run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -3,6 +3,7 @@
 // flight, flushes the writer and exits 0. The server runs as a child process
 // (posix_spawn), is loaded by keep-alive clients and signalled while they run.
 
+#include "tests/CalltrackProcess.h"
 #include "tests/TestSupport.h"
 
 #include <arpa/inet.h>
@@ -33,6 +34,7 @@ extern char** environ;
 
 using namespace calltrack;
 using nlohmann::json;
+using test::spawnCalltrack;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -59,47 +61,6 @@ int freePort() {
     REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
     ::close(fd);
     return ntohs(addr.sin_port);
-}
-
-// Starts CALLTRACK_BINARY args... with stdout and stderr to files, default
-// SIGINT/SIGTERM dispositions and nothing blocked, and without CALLTRACK_*
-// variables from our environment (an admin token would close the open API).
-pid_t spawnCalltrack(const std::vector<std::string>& args, const std::string& outFile,
-                     const std::string& errFile) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, outFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_addopen(&actions, 2, errFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGTERM);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-    std::vector<std::string> storage{CALLTRACK_BINARY};
-    storage.insert(storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& s : storage) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (char** e = environ; *e; ++e) {
-        if (std::strncmp(*e, "CALLTRACK_", 10) != 0) envp.push_back(*e);
-    }
-    envp.push_back(nullptr);
-
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, CALLTRACK_BINARY, &actions, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    REQUIRE_MESSAGE(rc == 0, "posix_spawn " << CALLTRACK_BINARY << ": " << std::strerror(rc));
-    return pid;
 }
 
 // The raw wait status once pid has exited, or nothing after timeout.

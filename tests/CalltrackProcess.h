@@ -1,0 +1,61 @@
+#pragma once
+// Starts the real `calltrack` binary (CALLTRACK_BINARY) for tests that must
+// see it as an operator does: its exit status, stdout and stderr, signals.
+
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace calltrack::test {
+
+// Starts CALLTRACK_BINARY args... with stdout and stderr to files, default
+// SIGINT/SIGTERM dispositions and nothing blocked, and without CALLTRACK_*
+// variables from our environment (an admin token would close the open API).
+inline pid_t spawnCalltrack(const std::vector<std::string>& args, const std::string& outFile,
+                            const std::string& errFile) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, outFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawn_file_actions_addopen(&actions, 2, errFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+    std::vector<std::string> storage{CALLTRACK_BINARY};
+    storage.insert(storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : storage) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (char** e = environ; *e; ++e) {
+        if (std::strncmp(*e, "CALLTRACK_", 10) != 0) envp.push_back(*e);
+    }
+    envp.push_back(nullptr);
+
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, CALLTRACK_BINARY, &actions, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    REQUIRE_MESSAGE(rc == 0, "posix_spawn " << CALLTRACK_BINARY << ": " << std::strerror(rc));
+    return pid;
+}
+
+}  // namespace calltrack::test
