@@ -1,5 +1,6 @@
 #include "db/AdmissionEngine.h"
 
+#include "db/BotAssigner.h"
 #include "db/CallTable.h"
 #include "db/EngineError.h"
 #include "db/EventLog.h"
@@ -18,7 +19,7 @@ namespace {
 // global row, whose counters triggers keep exact.
 const char* const kLimits =
     "SELECT s.global_limit, s.global_active, k.max_concurrent, k.enabled, k.mode, k.active, "
-    "k.ring_timeout_s "
+    "k.ring_timeout_s, k.bots_required "
     "FROM settings s LEFT JOIN clients k ON k.id = ?1 WHERE s.id = 1";
 // The schema's insert guard refuses a second call with the same
 // (client_id, external_id) outright (so that INSERT OR REPLACE can never
@@ -26,10 +27,14 @@ const char* const kLimits =
 const char* const kInsertCall =
     "INSERT INTO calls (client_id, external_id, provider, state, client_slot, global_slot, "
     "would_refuse, "
-    "created_at, admitted_at, updated_at, expires_at, metadata) "
-    "VALUES (?1, ?2, ?3, 'reserved', ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9)";
+    "created_at, admitted_at, updated_at, expires_at, metadata, bot_id) "
+    "VALUES (?1, ?2, ?3, 'reserved', ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10)";
 const char* const kCountRefusal =
     "UPDATE clients SET refused_total = refused_total + 1 WHERE id = ?1";
+// Observe mode, no free bot: admitted without one (would_refuse names limit
+// refusals only, so the trigger does not count this one).
+const char* const kCountFlagged =
+    "UPDATE clients SET flagged_total = flagged_total + 1 WHERE id = ?1";
 const char* const kClaimEarlyEnded =
     "UPDATE calls SET admitted_at = ?2, updated_at = ?2, version = version + 1 "
     "WHERE id = ?1 AND admitted_at IS NULL";
@@ -87,6 +92,8 @@ const char* nameOf(Refusal refusal) {
             return "client_limit_reached";
         case Refusal::global_limit_reached:
             return "global_limit_reached";
+        case Refusal::bot_unavailable:
+            return "bot_unavailable";
     }
     return "none";
 }
@@ -108,8 +115,10 @@ void AdmissionEngine::validate(AdmitRequest& r) {
 
 AdmitResult AdmissionEngine::admit(AdmitRequest request, Deadline deadline) {
     validate(request);
-    return writer_.run([&](Connection& c) { return admitIn(c, clock_.nowMs(), request); },
-                       deadline);
+    auto result =
+        writer_.run([&](Connection& c) { return admitIn(c, clock_.nowMs(), request); }, deadline);
+    if (result.botShortage && botShortage_) botShortage_(request.clientId);
+    return result;
 }
 
 namespace {
@@ -158,7 +167,7 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
     event.source = r.source;
 
     int64_t limit = 0, ringTimeoutS = 0;
-    bool known = false, enabled = false, observe = false;
+    bool known = false, enabled = false, observe = false, botsRequired = false;
     {
         Query q(c, kLimits);
         q->bind(1, r.clientId);
@@ -171,6 +180,7 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
             observe = std::string_view(q->getColumn(4).getText()) == "observe";
             result.client = Usage{q->getColumn(5).getInt64(), limit};
             ringTimeoutS = q->getColumn(6).getInt64();
+            botsRequired = q->getColumn(7).getInt() == 1;
         }
     }
     if (!known) {
@@ -205,6 +215,22 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
         else if (slots.global == 0)
             result.refusal = Refusal::global_limit_reached;
     }
+    // The bot, in the same transaction as the slot; the insert guard and the
+    // bots CHECK keep a bot within its capacity whatever this picks.
+    std::optional<std::string> bot;
+    bool flaggedForBot = false;
+    if (result.refusal == Refusal::none && botsRequired) {
+        bot = BotAssigner::pickIn(c, now, r.clientId);
+        if (!bot) {
+            result.botShortage = true;
+            if (observe) {
+                flaggedForBot = true;
+            } else {
+                result.refusal = Refusal::bot_unavailable;
+                result.retryAfterMs = BotAssigner::retryAfterMsIn(c, r.clientId);
+            }
+        }
+    }
 
     Call call;
     call.clientId = r.clientId;
@@ -232,6 +258,7 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
         result.refusal = Refusal::none;
     }
     call.holdsSlot = slots.client != 0;
+    call.botId = bot;
 
     {
         Query q(c, kInsertCall);
@@ -246,6 +273,7 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
         q->bind(7, now);
         q->bind(8, *call.expiresAt);
         if (call.metadata) q->bind(9, *call.metadata);
+        if (call.botId) q->bind(10, *call.botId);
         q.run();
         call.id = c.lastInsertRowid();
     }
@@ -258,6 +286,14 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
     event.outcome = "admitted";
     event.toState = nameOf(call.state);
     if (call.wouldRefuse) event.reason = "observe mode: enforce would refuse: " + *call.wouldRefuse;
+    if (flaggedForBot) {
+        event.reason = "observe mode: enforce would refuse: bot_unavailable";
+        Query q(c, kCountFlagged);
+        q->bind(1, r.clientId);
+        q.run();
+    } else if (call.botId) {
+        event.reason = "bot " + *call.botId;
+    }
     EventLog::append(c, event);
 
     result.outcome = AdmitResult::Outcome::admitted;

@@ -10,6 +10,7 @@
 #include "db/Connection.h"
 #include "db/GroupCommitWriter.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -20,7 +21,8 @@ enum class Refusal {
     unknown_client,
     client_disabled,
     client_limit_reached,
-    global_limit_reached
+    global_limit_reached,
+    bot_unavailable,  // the client needs a bot and none is warm with free capacity
 };
 const char* nameOf(Refusal refusal);
 
@@ -43,6 +45,10 @@ struct AdmitResult {
     std::optional<Call> call{};
     Usage client;
     Usage global;
+    // Set when the client needed a bot and none was free (refused, or in
+    // observe mode admitted without one): the scheduler should warm more.
+    bool botShortage = false;
+    std::optional<int64_t> retryAfterMs{};  // a hint for refusals
 };
 
 class AdmissionEngine {
@@ -54,6 +60,13 @@ class AdmissionEngine {
     // writer. Throws EngineError busy / storage_failure / deadline_exceeded.
     AdmitResult admit(AdmitRequest request, Deadline deadline = noDeadline());
 
+    // Called (outside the transaction) after an admission found no free bot,
+    // so that the bot scheduler can warm one at once. Set before the engine
+    // is shared between threads; the callback must be thread-safe.
+    void onBotShortage(std::function<void(const std::string& clientId)> callback) {
+        botShortage_ = std::move(callback);
+    }
+
     // The transaction body, for callers that compose several operations into
     // one writer op (batches). `request` must have been validated.
     static AdmitResult admitIn(Connection& c, int64_t nowMs, const AdmitRequest& request);
@@ -63,6 +76,7 @@ class AdmissionEngine {
   private:
     GroupCommitWriter& writer_;
     const Clock& clock_;
+    std::function<void(const std::string&)> botShortage_;
 };
 
 }  // namespace calltrack::db

@@ -28,6 +28,7 @@ struct Call {
     std::optional<std::string> endReason{};
     int64_t version = 1;
     std::optional<std::string> metadata{};  // JSON text
+    std::optional<std::string> botId{};     // the bot carrying it (bots_required clients)
 
     bool live() const { return !endedAt.has_value(); }
 };

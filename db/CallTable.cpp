@@ -9,8 +9,8 @@ namespace {
 #define CALL_COLUMNS                                                                         \
     "c.id, c.client_id, c.external_id, c.provider, c.state, c.client_slot, c.would_refuse, " \
     "c.last_sequence, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.expires_at, " \
-    "c.end_reason, c.version, c.metadata, c.admitted_at"
-constexpr int kCallColumnCount = 17;
+    "c.end_reason, c.version, c.metadata, c.admitted_at, c.bot_id"
+constexpr int kCallColumnCount = 18;
 
 std::optional<int64_t> optInt(const SQLite::Column& col) {
     if (col.isNull()) return std::nullopt;
@@ -42,6 +42,7 @@ Call readCall(SQLite::Statement& s) {
     call.version = s.getColumn(14).getInt64();
     call.metadata = optText(s.getColumn(15));
     call.admittedAt = optInt(s.getColumn(16));
+    call.botId = optText(s.getColumn(17));
     return call;
 }
 

@@ -9,6 +9,17 @@ namespace calltrack::db {
 
 enum class ClientMode { enforce, observe };
 
+// A client's warm pool (clients.warm_*): how many bots the scheduler keeps
+// warm for it. target = min(max_warm, max(min_warm,
+//     ceil(max(demand, scheduled) / capacity per bot) + headroom)).
+struct WarmPoolPolicy {
+    int64_t minWarm = 0;
+    int64_t headroom = 1;
+    std::optional<int64_t> maxWarm{};  // absent: no cap but the bots that exist
+    int64_t warmTtlS = 300;
+    int64_t leadTimeS = 120;
+};
+
 struct Client {
     std::string id;
     std::string name;
@@ -27,6 +38,8 @@ struct Client {
     bool hasWebhookSecret = false;
     int64_t createdAt = 0;
     int64_t updatedAt = 0;
+    bool botsRequired = false;  // every admitted call takes a ready bot
+    WarmPoolPolicy warmPool;
 };
 
 // Fields to change; absent ones keep their value (or the default on create).
@@ -43,6 +56,15 @@ struct ClientPatch {
     };
     std::optional<Twilio> twilio{};
     std::optional<std::string> webhookSecret{};  // Standard Webhooks "whsec_..."
+    std::optional<bool> botsRequired{};
+    struct WarmPool {
+        std::optional<int64_t> minWarm{};
+        std::optional<int64_t> headroom{};
+        std::optional<std::optional<int64_t>> maxWarm{};  // set to nullopt: no cap
+        std::optional<int64_t> warmTtlS{};
+        std::optional<int64_t> leadTimeS{};
+    };
+    std::optional<WarmPool> warmPool{};  // fields absent keep their value
 };
 
 struct Usage {

@@ -7,22 +7,24 @@ namespace calltrack::db {
 
 namespace {
 
-#define CLIENT_SELECT                                                                            \
-    "SELECT k.id, k.name, k.max_concurrent, k.enabled, k.mode, k.ring_timeout_s, k.max_call_s, " \
-    "k.active, "                                                                                 \
-    "k.refused_total, k.flagged_total, k.created_at, k.updated_at, k.rejected_webhooks_total, "  \
-    "cc.twilio_account_sid, cc.twilio_auth_token IS NOT NULL, cc.webhook_secret IS NOT NULL "    \
+#define CLIENT_SELECT                                                                             \
+    "SELECT k.id, k.name, k.max_concurrent, k.enabled, k.mode, k.ring_timeout_s, k.max_call_s, "  \
+    "k.active, "                                                                                  \
+    "k.refused_total, k.flagged_total, k.created_at, k.updated_at, k.rejected_webhooks_total, "   \
+    "cc.twilio_account_sid, cc.twilio_auth_token IS NOT NULL, cc.webhook_secret IS NOT NULL, "    \
+    "k.bots_required, k.warm_min, k.warm_headroom, k.warm_max, k.warm_ttl_s, k.warm_lead_time_s " \
     "FROM clients k LEFT JOIN client_credentials cc ON cc.client_id = k.id "
 const char* const kFindClient = CLIENT_SELECT "WHERE k.id = ?1";
 const char* const kListClients = CLIENT_SELECT "ORDER BY k.id";
 const char* const kInsertClient =
     "INSERT INTO clients (id, name, max_concurrent, enabled, mode, ring_timeout_s, max_call_s, "
-    "created_at, "
-    "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)";
+    "created_at, updated_at, bots_required, warm_min, warm_headroom, warm_max, warm_ttl_s, "
+    "warm_lead_time_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 const char* const kUpdateClient =
     "UPDATE clients SET name = ?2, max_concurrent = ?3, enabled = ?4, mode = ?5, ring_timeout_s = "
     "?6, "
-    "max_call_s = ?7, updated_at = ?8 WHERE id = ?1";
+    "max_call_s = ?7, updated_at = ?8, bots_required = ?9, warm_min = ?10, warm_headroom = ?11, "
+    "warm_max = ?12, warm_ttl_s = ?13, warm_lead_time_s = ?14 WHERE id = ?1";
 // Credentials are written only when given; the row keeps what is not.
 const char* const kPutTwilio =
     "INSERT INTO client_credentials (client_id, twilio_account_sid, twilio_auth_token, updated_at) "
@@ -57,6 +59,12 @@ Client readClient(SQLite::Statement& s) {
     if (!s.getColumn(13).isNull()) k.twilioAccountSid = s.getColumn(13).getString();
     k.hasTwilioAuthToken = s.getColumn(14).getInt() == 1;
     k.hasWebhookSecret = s.getColumn(15).getInt() == 1;
+    k.botsRequired = s.getColumn(16).getInt() == 1;
+    k.warmPool.minWarm = s.getColumn(17).getInt64();
+    k.warmPool.headroom = s.getColumn(18).getInt64();
+    if (!s.getColumn(19).isNull()) k.warmPool.maxWarm = s.getColumn(19).getInt64();
+    k.warmPool.warmTtlS = s.getColumn(20).getInt64();
+    k.warmPool.leadTimeS = s.getColumn(21).getInt64();
     return k;
 }
 
@@ -83,6 +91,21 @@ void validate(const std::string& id, const ClientPatch& p) {
     }
     if (p.maxCallS && *p.maxCallS <= 0)
         throw EngineError(ErrorCode::invalid_argument, "max_call_s must be an integer > 0");
+    if (p.warmPool) {
+        const auto& w = *p.warmPool;
+        const auto atLeast = [](const std::optional<int64_t>& v, int64_t min, const char* what) {
+            if (v && *v < min) {
+                throw EngineError(ErrorCode::invalid_argument,
+                                  std::string("warm_pool.") + what +
+                                      " must be an integer >= " + std::to_string(min));
+            }
+        };
+        atLeast(w.minWarm, 0, "min_warm");
+        atLeast(w.headroom, 0, "headroom");
+        if (w.maxWarm) atLeast(*w.maxWarm, 0, "max_warm");
+        atLeast(w.warmTtlS, 1, "warm_ttl_s");
+        atLeast(w.leadTimeS, 0, "lead_time_s");
+    }
 }
 
 }  // namespace
@@ -117,6 +140,21 @@ ClientRegistry::PutResult ClientRegistry::putIn(Connection& c, int64_t now, cons
     if (p.mode) k.mode = *p.mode;
     if (p.ringTimeoutS) k.ringTimeoutS = *p.ringTimeoutS;
     if (p.maxCallS) k.maxCallS = *p.maxCallS;
+    if (p.botsRequired) k.botsRequired = *p.botsRequired;
+    if (p.warmPool) {
+        const auto& w = *p.warmPool;
+        if (w.minWarm) k.warmPool.minWarm = *w.minWarm;
+        if (w.headroom) k.warmPool.headroom = *w.headroom;
+        if (w.maxWarm) k.warmPool.maxWarm = *w.maxWarm;
+        if (w.warmTtlS) k.warmPool.warmTtlS = *w.warmTtlS;
+        if (w.leadTimeS) k.warmPool.leadTimeS = *w.leadTimeS;
+    }
+    if (k.warmPool.maxWarm && *k.warmPool.maxWarm < k.warmPool.minWarm) {
+        throw EngineError(ErrorCode::invalid_argument,
+                          "warm_pool.max_warm (" + std::to_string(*k.warmPool.maxWarm) +
+                              ") must be at least min_warm (" + std::to_string(k.warmPool.minWarm) +
+                              ")");
+    }
     Query q(c, existing ? kUpdateClient : kInsertClient);
     q->bind(1, k.id);
     q->bind(2, k.name);
@@ -126,6 +164,12 @@ ClientRegistry::PutResult ClientRegistry::putIn(Connection& c, int64_t now, cons
     q->bind(6, k.ringTimeoutS);
     q->bind(7, k.maxCallS);
     q->bind(8, now);
+    q->bind(9, k.botsRequired ? 1 : 0);
+    q->bind(10, k.warmPool.minWarm);
+    q->bind(11, k.warmPool.headroom);
+    if (k.warmPool.maxWarm) q->bind(12, *k.warmPool.maxWarm);
+    q->bind(13, k.warmPool.warmTtlS);
+    q->bind(14, k.warmPool.leadTimeS);
     q.run();
     if (p.twilio) {
         // One account belongs to one client: say so instead of a constraint error.

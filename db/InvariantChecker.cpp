@@ -74,6 +74,20 @@ const Check kChecks[] = {
      "FROM free_client_slots f JOIN calls c ON c.client_id = f.client_id AND c.client_slot = "
      "f.slot AND c.ended_at IS NULL",
      false},
+    {"every bot's call count matches its live calls and is within its capacity",
+     "SELECT 'bot ' || b.id || ': counter says ' || b.active_calls || ' calls (capacity ' || "
+     "b.capacity || '), calls table has ' || "
+     "(SELECT count(*) FROM calls c WHERE c.bot_id = b.id AND c.ended_at IS NULL) "
+     "FROM bots b WHERE b.active_calls <> "
+     "(SELECT count(*) FROM calls c WHERE c.bot_id = b.id AND c.ended_at IS NULL) "
+     "OR b.active_calls > b.capacity",
+     true},
+    {"every live call's bot exists and may serve its client",
+     "SELECT 'call ' || c.id || ': bot ' || c.bot_id || "
+     "CASE WHEN b.id IS NULL THEN ' does not exist' ELSE ' belongs to client ' || b.client_id END "
+     "FROM calls c LEFT JOIN bots b ON b.id = c.bot_id WHERE c.ended_at IS NULL AND c.bot_id IS "
+     "NOT NULL AND (b.id IS NULL OR (b.client_id IS NOT NULL AND b.client_id <> c.client_id))",
+     true},
 };
 
 void runCheck(Connection& c, const Check& check, CheckReport& report) {

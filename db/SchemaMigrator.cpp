@@ -1,6 +1,7 @@
 #include "db/SchemaMigrator.h"
 
 #include "db/EngineError.h"
+#include "db/Migrations.h"
 #include "db/SchemaSql.h"
 
 #include <SQLiteCpp/Exception.h>
@@ -13,16 +14,6 @@
 namespace calltrack::db {
 
 namespace {
-
-// Upgrade steps: steps[i] takes a database from version i+1 to i+2. schema.sql
-// is always the complete current schema for fresh databases; a change to it
-// comes with a step here that brings older databases to the same shape
-// (tests/test_schema.cpp compares the two). Steps must be additive so that
-// processes still running the previous binary keep working until restarted.
-const std::vector<const char*>& upgradeSteps() {
-    static const std::vector<const char*> steps = {};
-    return steps;
-}
 
 bool hasUserTables(Connection& c) {
     Query q(c, "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'");

@@ -4,7 +4,7 @@
 
 namespace calltrack::db {
 
-void TextRules::requireClientId(const std::string& id) {
+void TextRules::requireIdentifier(const std::string& id, const char* field) {
     bool ok = !id.empty() && id.size() <= 64;
     for (char ch : id) {
         const bool allowed = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
@@ -13,9 +13,14 @@ void TextRules::requireClientId(const std::string& id) {
         ok = ok && allowed;
     }
     if (!ok) {
-        throw EngineError(ErrorCode::invalid_argument,
-                          "client_id must be 1 to 64 characters of A-Z a-z 0-9 . _ : -");
+        throw EngineError(
+            ErrorCode::invalid_argument,
+            std::string(field) + " must be 1 to 64 characters of A-Z a-z 0-9 . _ : -");
     }
+}
+
+void TextRules::requireClientId(const std::string& id) {
+    requireIdentifier(id, "client_id");
 }
 
 void TextRules::requireExternalId(const std::string& id) {

@@ -8,7 +8,8 @@ namespace calltrack::db {
 
 class TextRules {
   public:
-    // 1-64 characters from [A-Za-z0-9._:-]
+    // 1-64 characters from [A-Za-z0-9._:-]; `field` names it in the message
+    static void requireIdentifier(const std::string& id, const char* field);
     static void requireClientId(const std::string& id);
     // 1-128 printable characters
     static void requireExternalId(const std::string& id);

@@ -1,0 +1,289 @@
+#include "db/Migrations.h"
+
+namespace calltrack::db {
+
+// Frozen: a released step never changes (databases in the field ran it).
+// tests/test_schema.cpp upgrades tests/schemas/vN.sql through these steps and
+// compares the result with a fresh schema.sql.
+const std::vector<const char*>& upgradeSteps() {
+    static const std::vector<const char*> steps = {
+        // 1 -> 2
+        R"calltrack_sql(
+-- v1 -> v2: voice bots (issue 4). Additive: a v1 binary still running
+-- against the upgraded file keeps working (it never sets bot_id, and its
+-- clients have bots_required = 0).
+ALTER TABLE clients ADD COLUMN bots_required INTEGER NOT NULL DEFAULT 0 CHECK (bots_required = 0 OR bots_required = 1);
+ALTER TABLE clients ADD COLUMN warm_min INTEGER NOT NULL DEFAULT 0 CHECK (warm_min >= 0);
+ALTER TABLE clients ADD COLUMN warm_headroom INTEGER NOT NULL DEFAULT 1 CHECK (warm_headroom >= 0);
+ALTER TABLE clients ADD COLUMN warm_max INTEGER CHECK (warm_max IS NULL OR warm_max >= warm_min);
+ALTER TABLE clients ADD COLUMN warm_ttl_s INTEGER NOT NULL DEFAULT 300 CHECK (warm_ttl_s > 0);
+ALTER TABLE clients ADD COLUMN warm_lead_time_s INTEGER NOT NULL DEFAULT 120 CHECK (warm_lead_time_s >= 0);
+ALTER TABLE calls ADD COLUMN bot_id TEXT;
+
+-- ------------------------------------------------------------- voice bots
+-- A bot is a scale-to-zero voice-bot container: it must be warmed (an HTTP
+-- request to warmup_url) before it can take calls, and a warm bot left idle
+-- for its warm TTL is assumed to have scaled back to zero.
+--
+-- States (each change is recorded in bot_events by trigger, whoever writes):
+--   cold    -> warming  the scheduler claimed it and sent a warm-up request
+--   warming -> ready    the warm-up answered 2xx
+--   warming -> failed   it failed or timed out: retried after retry_at (back-off)
+--   warming -> cold     no result by warming_until (the scheduler died)
+--   ready   -> busy     a call took it (admission, same transaction as the slot)
+--   busy    -> ready    its last call ended (capacity comes back by trigger)
+--   ready   -> cold     idle past idle_until (warm TTL), or above warm_max
+-- A bot never carries more calls than its capacity: the CHECK below.
+CREATE TABLE bots (
+    id                TEXT PRIMARY KEY
+                      CHECK (length(id) BETWEEN 1 AND 64 AND id NOT GLOB '*[^A-Za-z0-9._:-]*'),
+    client_id         TEXT REFERENCES clients (id),  -- NULL: shared by all clients
+    warmup_url        TEXT NOT NULL CHECK (length(warmup_url) BETWEEN 8 AND 2048
+                                           AND (warmup_url GLOB 'http://?*' OR warmup_url GLOB 'https://?*')),
+    capacity          INTEGER NOT NULL DEFAULT 1 CHECK (capacity BETWEEN 1 AND 10000),
+    warmup_timeout_ms INTEGER NOT NULL DEFAULT 10000 CHECK (warmup_timeout_ms BETWEEN 100 AND 600000),
+    state             TEXT NOT NULL DEFAULT 'cold'
+                      CHECK ((state = 'cold' OR state = 'warming' OR state = 'ready' OR state = 'busy' OR state = 'failed')),
+    active_calls      INTEGER NOT NULL DEFAULT 0 CHECK (active_calls >= 0 AND active_calls <= capacity),
+    -- whose warm pool the bot counts toward: its owner, or for a shared bot
+    -- the client it was warmed for (NULL while a shared bot is cold or failed)
+    pool_client_id    TEXT,
+    state_reason      TEXT,           -- why it is in its state (copied into bot_events)
+    attempt_id        TEXT,           -- correlation id of the last warm-up sent
+    state_changed_at  INTEGER NOT NULL,
+    warming_until     INTEGER,        -- warming: back to cold after this if no result came
+    idle_until        INTEGER,        -- ready: cold after this (warm TTL since it became idle)
+    retry_at          INTEGER,        -- failed: not warmed again before this (back-off)
+    failures          INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),  -- consecutive failed warm-ups
+    last_warmup_ms    INTEGER,        -- how long the last successful warm-up took
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    version           INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1),
+    CHECK ((state = 'busy') = (active_calls > 0)),
+    CHECK ((state = 'warming') = (warming_until IS NOT NULL)),
+    CHECK ((state = 'ready') = (idle_until IS NOT NULL)),
+    CHECK ((state = 'failed') = (retry_at IS NOT NULL)),
+    CHECK (client_id IS NULL OR pool_client_id = client_id)
+) STRICT;
+CREATE INDEX bots_by_client ON bots (client_id, state);
+CREATE INDEX bots_by_pool ON bots (pool_client_id, state);
+
+-- Append-only history of bot state changes (written by the triggers below).
+CREATE TABLE bot_events (
+    id           INTEGER PRIMARY KEY,
+    at           INTEGER NOT NULL,
+    bot_id       TEXT NOT NULL,
+    from_state   TEXT,            -- NULL: the bot was created
+    to_state     TEXT NOT NULL,   -- a state, or 'deleted'
+    reason       TEXT,
+    attempt_id   TEXT,            -- the warm-up's correlation id, when one is involved
+    active_calls INTEGER NOT NULL
+) STRICT;
+CREATE INDEX bot_events_by_bot ON bot_events (bot_id, id);
+
+-- Expected demand: the scheduler has bots ready lead_time before starts_at.
+CREATE TABLE demand_schedules (
+    id                   INTEGER PRIMARY KEY,
+    client_id            TEXT NOT NULL REFERENCES clients (id),
+    starts_at            INTEGER NOT NULL,
+    ends_at              INTEGER NOT NULL CHECK (ends_at > starts_at),
+    expected_concurrency INTEGER NOT NULL CHECK (expected_concurrency BETWEEN 1 AND 1000000),
+    created_at           INTEGER NOT NULL
+) STRICT;
+CREATE INDEX demand_schedules_by_client ON demand_schedules (client_id, ends_at);
+
+DROP TRIGGER calls_insert_guard;
+CREATE TRIGGER calls_insert_guard BEFORE INSERT ON calls
+BEGIN
+    SELECT CASE
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.id = NEW.id) THEN
+            RAISE(ABORT, 'calltrack: a call with this id exists')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.client_id = NEW.client_id AND c.external_id = NEW.external_id) THEN
+            RAISE(ABORT, 'calltrack: this client already has a call with this external_id')
+        WHEN NEW.ended_at IS NOT NULL THEN NULL
+        WHEN s.id IS NULL THEN
+            RAISE(ABORT, 'calltrack: the settings row is missing')
+        WHEN k.id IS NULL THEN
+            RAISE(ABORT, 'calltrack: unknown client')
+        WHEN NEW.client_slot > k.max_concurrent THEN
+            RAISE(ABORT, 'calltrack: client_limit_reached: client_slot is above the client''s max_concurrent')
+        WHEN NEW.global_slot > s.global_limit THEN
+            RAISE(ABORT, 'calltrack: global_limit_reached: global_slot is above settings.global_limit')
+        WHEN NEW.client_slot IS NOT NULL AND k.enabled = 0 THEN
+            RAISE(ABORT, 'calltrack: client_disabled: a disabled client cannot take a slot')
+        WHEN NEW.client_slot IS NULL AND k.mode <> 'observe' THEN
+            RAISE(ABORT, 'calltrack: a live call of an enforce-mode client must hold a slot')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.client_id = NEW.client_id AND c.client_slot = NEW.client_slot
+                     AND c.ended_at IS NULL) THEN
+            RAISE(ABORT, 'calltrack: client slot is held by a live call')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.global_slot = NEW.global_slot AND c.ended_at IS NULL) THEN
+            RAISE(ABORT, 'calltrack: global slot is held by a live call')
+        WHEN NEW.bot_id IS NULL THEN
+            CASE WHEN k.bots_required = 1 AND k.mode = 'enforce' THEN
+                RAISE(ABORT, 'calltrack: bot_unavailable: a live call of a bots_required client must hold a bot')
+            END
+        WHEN NOT EXISTS (SELECT 1 FROM bots b WHERE b.id = NEW.bot_id
+                           AND (b.client_id IS NULL OR b.client_id = NEW.client_id)
+                           AND (b.state = 'busy' OR (b.state = 'ready' AND b.idle_until > NEW.updated_at))) THEN
+            RAISE(ABORT, 'calltrack: bot_unavailable: the bot is not warm or not this client''s')
+    END
+    FROM (SELECT 1) LEFT JOIN settings s ON s.id = 1 LEFT JOIN clients k ON k.id = NEW.client_id;
+END;
+
+DROP TRIGGER calls_identity_immutable;
+CREATE TRIGGER calls_identity_immutable BEFORE UPDATE OF id, client_id, client_slot, global_slot, external_id, bot_id ON calls
+WHEN NEW.id IS NOT OLD.id OR NEW.client_id IS NOT OLD.client_id OR NEW.client_slot IS NOT OLD.client_slot
+  OR NEW.global_slot IS NOT OLD.global_slot OR NEW.external_id IS NOT OLD.external_id
+  OR NEW.bot_id IS NOT OLD.bot_id
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: a call''s id, client, external id, slots and bot never change');
+END;
+
+-- A call that takes a bot makes it busy and counts it (capacity: the bots
+-- CHECK refuses the commit if it would go over).
+CREATE TRIGGER calls_bot_taken AFTER INSERT ON calls
+WHEN NEW.bot_id IS NOT NULL AND NEW.ended_at IS NULL
+BEGIN
+    UPDATE bots
+       SET active_calls = active_calls + 1,
+           state = 'busy',
+           idle_until = NULL,
+           pool_client_id = CASE WHEN active_calls = 0 AND client_id IS NULL THEN NEW.client_id
+                                 ELSE pool_client_id END,
+           state_reason = CASE WHEN state = 'busy' THEN state_reason
+                               ELSE 'took call ' || NEW.id END,
+           state_changed_at = CASE WHEN state = 'busy' THEN state_changed_at ELSE NEW.updated_at END,
+           updated_at = NEW.updated_at,
+           version = version + 1
+     WHERE id = NEW.bot_id;
+END;
+
+-- A call's bot gets its capacity back exactly once: the only way out of a
+-- live state is into a terminal one, and terminal states are final. An idle
+-- bot is ready again until the warm TTL of the pool it counts toward.
+CREATE TRIGGER calls_bot_released AFTER UPDATE OF ended_at ON calls
+WHEN OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL AND OLD.bot_id IS NOT NULL
+BEGIN
+    UPDATE bots
+       SET active_calls = active_calls - 1,
+           state = CASE WHEN active_calls = 1 THEN 'ready' ELSE 'busy' END,
+           idle_until = CASE WHEN active_calls = 1 THEN NEW.ended_at + 1000 *
+                            coalesce((SELECT k.warm_ttl_s FROM clients k
+                                       WHERE k.id = coalesce(bots.pool_client_id, OLD.client_id)), 300)
+                        END,
+           state_reason = CASE WHEN active_calls = 1 THEN 'idle: call ' || OLD.id || ' ended'
+                               ELSE state_reason END,
+           state_changed_at = CASE WHEN active_calls = 1 THEN NEW.ended_at ELSE state_changed_at END,
+           updated_at = NEW.ended_at,
+           version = version + 1
+     WHERE id = OLD.bot_id AND active_calls > 0;
+END;
+
+CREATE TRIGGER bots_created AFTER INSERT ON bots
+BEGIN
+    INSERT INTO bot_events (at, bot_id, from_state, to_state, reason, attempt_id, active_calls)
+    VALUES (NEW.state_changed_at, NEW.id, NULL, NEW.state, NEW.state_reason, NEW.attempt_id,
+            NEW.active_calls);
+END;
+
+CREATE TRIGGER bots_state_changed AFTER UPDATE OF state ON bots
+WHEN NEW.state IS NOT OLD.state
+BEGIN
+    INSERT INTO bot_events (at, bot_id, from_state, to_state, reason, attempt_id, active_calls)
+    VALUES (NEW.state_changed_at, NEW.id, OLD.state, NEW.state, NEW.state_reason, NEW.attempt_id,
+            NEW.active_calls);
+END;
+
+CREATE TRIGGER bots_no_delete_busy BEFORE DELETE ON bots
+WHEN OLD.active_calls > 0
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: bot_busy: a bot carrying calls cannot be deleted');
+END;
+
+-- `at` is the bot's last update: calltrack touches it just before deleting
+-- (the database has no injectable clock of its own).
+CREATE TRIGGER bots_deleted AFTER DELETE ON bots
+BEGIN
+    INSERT INTO bot_events (at, bot_id, from_state, to_state, reason, attempt_id, active_calls)
+    VALUES (OLD.updated_at, OLD.id, OLD.state, 'deleted', NULL, NULL, 0);
+END;
+
+CREATE TRIGGER bot_events_no_update BEFORE UPDATE ON bot_events
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: bot_events is append-only');
+END;
+
+CREATE TRIGGER bot_events_no_delete BEFORE DELETE ON bot_events
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: bot_events is append-only');
+END;
+
+DROP VIEW active_calls;
+CREATE VIEW active_calls AS
+SELECT c.id,
+       c.client_id,
+       c.external_id,
+       c.state,
+       c.provider,
+       CASE WHEN c.client_slot IS NULL THEN 'no (observe: ' || c.would_refuse || ')' ELSE 'yes' END AS holds_slot,
+       c.bot_id,
+       strftime('%Y-%m-%dT%H:%M:%fZ', c.admitted_at / 1000.0, 'unixepoch') AS admitted_at,
+       strftime('%Y-%m-%dT%H:%M:%fZ', c.answered_at / 1000.0, 'unixepoch') AS answered_at,
+       strftime('%Y-%m-%dT%H:%M:%fZ', c.expires_at / 1000.0, 'unixepoch') AS expires_at,
+       CAST((c.expires_at - (julianday('now') - 2440587.5) * 86400000.0) / 1000 AS INTEGER) AS expires_in_s
+FROM calls c
+WHERE c.ended_at IS NULL
+ORDER BY c.id;
+
+CREATE VIEW bot_status AS
+SELECT b.id,
+       coalesce(b.client_id, '(shared)') AS client_id,
+       b.state,
+       b.active_calls,
+       b.capacity,
+       b.pool_client_id AS warm_for,
+       b.state_reason,
+       strftime('%Y-%m-%dT%H:%M:%fZ', b.state_changed_at / 1000.0, 'unixepoch') AS since,
+       strftime('%Y-%m-%dT%H:%M:%fZ', b.idle_until / 1000.0, 'unixepoch') AS idle_until,
+       strftime('%Y-%m-%dT%H:%M:%fZ', b.retry_at / 1000.0, 'unixepoch') AS retry_at,
+       b.failures,
+       b.last_warmup_ms,
+       b.warmup_url
+FROM bots b
+ORDER BY b.id;
+
+CREATE VIEW bot_history AS
+SELECT e.id,
+       strftime('%Y-%m-%dT%H:%M:%fZ', e.at / 1000.0, 'unixepoch') AS at,
+       e.bot_id,
+       e.from_state,
+       e.to_state,
+       e.reason,
+       e.attempt_id,
+       e.active_calls
+FROM bot_events e
+ORDER BY e.id;
+
+-- Bots per warm pool and state (the target itself needs the scheduler's
+-- arithmetic: GET /v1/clients/{id}/warm-pool or `calltrack client warm-pool`).
+CREATE VIEW warm_pools AS
+SELECT k.id AS client_id,
+       CASE k.bots_required WHEN 1 THEN 'yes' ELSE 'no' END AS bots_required,
+       k.warm_min AS min_warm,
+       k.warm_headroom AS headroom,
+       k.warm_max AS max_warm,
+       k.warm_ttl_s,
+       k.warm_lead_time_s AS lead_time_s,
+       (SELECT count(*) FROM bots b WHERE b.pool_client_id = k.id AND b.state = 'ready') AS ready,
+       (SELECT count(*) FROM bots b WHERE b.pool_client_id = k.id AND b.state = 'busy') AS busy,
+       (SELECT count(*) FROM bots b WHERE b.pool_client_id = k.id AND b.state = 'warming') AS warming,
+       (SELECT count(*) FROM bots b WHERE b.client_id = k.id AND b.state = 'failed') AS failed,
+       (SELECT count(*) FROM bots b WHERE b.client_id = k.id AND b.state = 'cold') AS cold_own
+FROM clients k
+ORDER BY k.id;
+)calltrack_sql",
+    };
+    return steps;
+}
+
+}  // namespace calltrack::db
