@@ -1,0 +1,85 @@
+#include "app/BotWarmupClient.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+
+namespace calltrack::app {
+
+bool BotWarmupClient::splitUrl(const std::string& url, std::string& origin, std::string& path) {
+    const auto scheme = url.find("://");
+    if (scheme == std::string::npos) return false;
+    const std::string s = url.substr(0, scheme);
+    if (s != "http" && s != "https") return false;
+    const auto slash = url.find_first_of("/?", scheme + 3);
+    origin = url.substr(0, slash);
+    if (origin.size() <= scheme + 3) return false;
+    path = slash == std::string::npos ? "/" : url.substr(slash);
+    if (path[0] == '?') path = "/" + path;
+    return true;
+}
+
+WarmupOutcome BotWarmupClient::warm(const db::WarmupJob& job) {
+    const auto started = std::chrono::steady_clock::now();
+    WarmupOutcome out;
+    const auto finish = [&](WarmupOutcome& o) -> WarmupOutcome& {
+        o.durationMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count();
+        return o;
+    };
+    std::string origin, path;
+    if (!splitUrl(job.url, origin, path)) {
+        out.error = "not an http(s) URL";
+        return finish(out);
+    }
+    httplib::Client client(origin);
+    const auto timeout = std::chrono::milliseconds(job.timeoutMs);
+    client.set_connection_timeout(timeout);
+    client.set_read_timeout(timeout);
+    client.set_write_timeout(timeout);
+    client.set_keep_alive(false);
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) {
+            out.error = "shutting down";
+            return finish(out);
+        }
+        inFlight_.insert(&client);
+    }
+    const nlohmann::json body = {{"bot_id", job.botId},
+                                 {"attempt_id", job.attemptId},
+                                 {"client_id", job.forClient},
+                                 {"refresh", job.refresh}};
+    const httplib::Headers headers = {{"X-Calltrack-Attempt-Id", job.attemptId}};
+    auto res = client.Post(path, headers, body.dump(), "application/json");
+    {
+        std::lock_guard lock(mutex_);
+        inFlight_.erase(&client);
+    }
+    finish(out);
+    if (!res) {
+        out.error = httplib::to_string(res.error());
+        if (res.error() == httplib::Error::Read || res.error() == httplib::Error::Connection) {
+            if (out.durationMs >= job.timeoutMs)
+                out.error =
+                    "timed out after " + std::to_string(job.timeoutMs) + " ms (" + out.error + ")";
+        }
+        return out;
+    }
+    out.httpStatus = res->status;
+    if (res->status < 200 || res->status > 299) {
+        out.error = "HTTP " + std::to_string(res->status);
+        return out;
+    }
+    out.ok = true;
+    return out;
+}
+
+void BotWarmupClient::stopAll() {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    for (auto* client : inFlight_) client->stop();
+}
+
+}  // namespace calltrack::app

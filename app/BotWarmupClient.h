@@ -1,0 +1,45 @@
+#pragma once
+// Sends one warm-up request to a bot: POST <warmup_url> with a small JSON body
+// naming the bot and the attempt (also in the X-Calltrack-Attempt-Id header,
+// so the bot's logs carry the same correlation id). Any 2xx within the bot's
+// timeout is success; anything else (status, connection error, timeout) is a
+// failure with a reason. Outbound HTTP is not the API layer, so it lives here
+// with the scheduler that uses it.
+//
+// stopAll() aborts requests in flight (shutdown must not wait for a hung bot)
+// and makes later calls fail at once.
+
+#include "db/WarmupClaims.h"
+
+#include <httplib.h>
+
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+
+namespace calltrack::app {
+
+struct WarmupOutcome {
+    bool ok = false;
+    int httpStatus = 0;  // 0: no response
+    std::string error;   // why it failed
+    int64_t durationMs = 0;
+};
+
+class BotWarmupClient {
+  public:
+    WarmupOutcome warm(const db::WarmupJob& job);
+    void stopAll();
+
+    // "http://host:port/path?q" -> {"http://host:port", "/path?q"}; false if
+    // it is not an http(s) URL.
+    static bool splitUrl(const std::string& url, std::string& origin, std::string& path);
+
+  private:
+    std::mutex mutex_;
+    bool stopping_ = false;                // guarded by mutex_
+    std::set<httplib::Client*> inFlight_;  // guarded by mutex_
+};
+
+}  // namespace calltrack::app
