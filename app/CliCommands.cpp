@@ -1,9 +1,12 @@
 #include "app/CliCommands.h"
 
 #include "api/JsonLog.h"
+#include "app/BotCommands.h"
 #include "app/ExitCode.h"
 #include "app/ServeCommand.h"
 #include "app/TextTable.h"
+#include "app/WarmPoolCommands.h"
+#include "app/WarmPoolOptions.h"
 #include "db/AdmissionEngine.h"
 #include "db/ApiTokens.h"
 #include "db/CallLifecycle.h"
@@ -77,19 +80,20 @@ void printClient(const db::Client& k) {
     t.add({"max_call_s", std::to_string(k.maxCallS)});
     t.add({"refused_total", std::to_string(k.refusedTotal)});
     t.add({"flagged_total", std::to_string(k.flaggedTotal)});
+    addWarmPoolRows(t, k);
     t.add({"created_at", db::isoTime(k.createdAt)});
     t.add({"updated_at", db::isoTime(k.updatedAt)});
     t.print(std::cout);
 }
 
 void printCalls(const std::vector<db::Call>& calls) {
-    TextTable t({"id", "client", "external_id", "state", "slot", "admitted_at", "expires_at",
+    TextTable t({"id", "client", "external_id", "state", "slot", "bot", "admitted_at", "expires_at",
                  "ended_at", "end_reason"});
     for (const auto& c : calls) {
         t.add({std::to_string(c.id), c.clientId, c.externalId, std::string(db::nameOf(c.state)),
                c.holdsSlot ? "yes" : (c.wouldRefuse ? "no (" + *c.wouldRefuse + ")" : "no"),
-               db::isoTime(c.createdAt), optTime(c.expiresAt), optTime(c.endedAt),
-               c.endReason.value_or("")});
+               c.botId.value_or("-"), db::isoTime(c.createdAt), optTime(c.expiresAt),
+               optTime(c.endedAt), c.endReason.value_or("")});
     }
     t.print(std::cout);
 }
@@ -104,6 +108,7 @@ struct ClientArgs {
     bool disable = false;
     std::optional<int64_t> ringTimeout;
     std::optional<int64_t> maxCall;
+    WarmPoolOptions warmPool;
 
     void attach(CLI::App* cmd, bool limitRequired) {
         cmd->add_option("id", id, "client id: 1-64 of A-Z a-z 0-9 . _ : -")->required();
@@ -120,6 +125,7 @@ struct ClientArgs {
                         "seconds a call may go without an event before it is answered");
         cmd->add_option("--max-call", maxCall,
                         "seconds an answered call may go without an event or heartbeat");
+        warmPool.attach(cmd);
     }
 
     db::ClientPatch patch() const {
@@ -134,6 +140,7 @@ struct ClientArgs {
         if (disable) p.enabled = false;
         p.ringTimeoutS = ringTimeout;
         p.maxCallS = maxCall;
+        warmPool.applyTo(p);
         return p;
     }
 };
@@ -204,6 +211,12 @@ int runCli(int argc, char** argv) {
     serveCmd
         ->add_option("--reaper-interval-ms", reaperIntervalMs, "how often expired calls are ended")
         ->check(CLI::Range(10, 60000))
+        ->capture_default_str();
+    serveCmd
+        ->add_option("--warmup-concurrency", serve.warmup.concurrency,
+                     "bot warm-up requests in flight at most (the bot scheduler's workers)")
+        ->envname("CALLTRACK_WARMUP_CONCURRENCY")
+        ->check(CLI::Range(1, 256))
         ->capture_default_str();
     serveCmd->footer(
         "Environment: CALLTRACK_ADMIN_TOKEN (bearer token with full access; never logged), and the "
@@ -316,6 +329,11 @@ int runCli(int argc, char** argv) {
         };
     });
 
+    // client schedule|schedules|unschedule|warm-pool, bot put|show|list|delete
+    const CliContext context{[&] { return common.databaseOptions(); }, action};
+    addWarmPoolCommands(*clientCmd, context);
+    addBotCommands(app, context);
+
     // limit global [N]
     auto* limitCmd = app.add_subcommand("limit", "show or set limits");
     limitCmd->require_subcommand(1);
@@ -352,7 +370,11 @@ int runCli(int argc, char** argv) {
             if (r.outcome == db::AdmitResult::Outcome::refused) {
                 std::cerr << "refused: " << db::nameOf(r.refusal) << " (client " << r.client.active
                           << "/" << r.client.limit << ", global " << r.global.active << "/"
-                          << r.global.limit << ")\n";
+                          << r.global.limit << ")";
+                if (r.refusal == db::Refusal::bot_unavailable)
+                    std::cerr << ": no warm bot with free capacity (`calltrack serve` warms them)";
+                if (r.retryAfterMs) std::cerr << ", retry after " << *r.retryAfterMs << " ms";
+                std::cerr << "\n";
                 return kRefused;
             }
             std::cout << (r.outcome == db::AdmitResult::Outcome::existing ? "existing" : "admitted")
@@ -360,6 +382,7 @@ int runCli(int argc, char** argv) {
                       << " state " << db::nameOf(r.call->state) << " (client " << r.client.active
                       << "/" << r.client.limit << ", global " << r.global.active << "/"
                       << r.global.limit << ")";
+            if (r.call->botId) std::cout << " bot " << *r.call->botId;
             if (r.call->wouldRefuse)
                 std::cout << " [observe: enforce would refuse: " << *r.call->wouldRefuse << "]";
             std::cout << "\n";
