@@ -4,9 +4,11 @@
 
 #include "api/JsonLog.h"
 #include "db/AdmissionEngine.h"
+#include "db/BotRegistry.h"
 #include "db/CallLifecycle.h"
 #include "db/ClientRegistry.h"
 #include "db/Database.h"
+#include "db/DemandSchedules.h"
 
 #include <chrono>
 #include <string>
@@ -18,6 +20,8 @@ struct ApiContext {
     db::AdmissionEngine& admission;
     db::CallLifecycle& lifecycle;
     db::ClientRegistry& clients;
+    db::BotRegistry& bots;
+    db::DemandSchedules& schedules;
     const db::Clock& clock;
     JsonLog& log;
     std::chrono::milliseconds requestDeadline{2000};

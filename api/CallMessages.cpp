@@ -96,12 +96,20 @@ nlohmann::json CallMessages::admittedBody(const db::AdmitResult& r) {
 ApiError CallMessages::refusal(const db::AdmitResult& r, const std::string& clientId) {
     if (r.refusal == db::Refusal::unknown_client)
         return ApiError::notFound("unknown_client", "no client " + clientId);
+    if (r.refusal == db::Refusal::bot_unavailable) {
+        ApiError e(429, db::nameOf(r.refusal),
+                   "call refused: bot_unavailable (client " + clientId +
+                       " needs a warm bot with free capacity and none has room now)");
+        // The engine's hint is the typical warm-up time of the client's bots.
+        e.retryAfterMs = r.retryAfterMs.value_or(kRetryAfterMs);
+        return e;
+    }
     ApiError e(429, db::nameOf(r.refusal),
                std::string("call refused: ") + db::nameOf(r.refusal) + " (client " +
                    std::to_string(r.client.active) + "/" + std::to_string(r.client.limit) +
                    ", global " + std::to_string(r.global.active) + "/" +
                    std::to_string(r.global.limit) + ")");
-    e.retryAfterMs = kRetryAfterMs;
+    e.retryAfterMs = r.retryAfterMs.value_or(kRetryAfterMs);
     return e;
 }
 

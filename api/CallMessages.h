@@ -15,7 +15,8 @@ namespace calltrack::api {
 
 class CallMessages {
   public:
-    // How long a refused dialer should wait before trying again.
+    // How long a refused dialer should wait before trying again, unless the
+    // engine gives its own hint (bot_unavailable: the typical warm-up time).
     static constexpr int64_t kRetryAfterMs = 1000;
 
     // POST /v1/calls body; checks that the caller may act for the client.

@@ -4,9 +4,44 @@
 #include "api/Routes.h"
 #include "db/UsageQueries.h"
 
+#include <set>
+#include <string>
+
 namespace calltrack::api {
 
 namespace {
+
+// More bots than any one pool could sensibly keep warm: a bound against typos.
+constexpr int64_t kMaxWarmBots = 100'000;
+
+// "warm_pool": each field optional (absent keeps its value); max_warm null
+// means no cap. Unknown fields are refused: a typo such as "min_ready" would
+// otherwise leave the policy silently unchanged.
+db::ClientPatch::WarmPool warmPoolPatch(const nlohmann::json& object) {
+    static const std::set<std::string> kFields = {"min_warm", "headroom", "max_warm", "warm_ttl_s",
+                                                  "lead_time_s"};
+    for (const auto& [name, value] : object.items()) {
+        if (!kFields.count(name)) {
+            throw ApiError::badRequest("warm_pool." + name +
+                                       " is not a field: use min_warm, headroom, max_warm, "
+                                       "warm_ttl_s, lead_time_s");
+        }
+    }
+    const JsonBody inner("application/json", object.dump());
+    db::ClientPatch::WarmPool w;
+    try {
+        w.minWarm = inner.integer("min_warm", 0, kMaxWarmBots);
+        w.headroom = inner.integer("headroom", 0, kMaxWarmBots);
+        // Present and null: no cap (an engaged optional holding nothing).
+        if (object.contains("max_warm"))
+            w.maxWarm.emplace(inner.integer("max_warm", 0, kMaxWarmBots));
+        w.warmTtlS = inner.integer("warm_ttl_s", 1, 86'400);
+        w.leadTimeS = inner.integer("lead_time_s", 0, 86'400);
+    } catch (const ApiError& e) {
+        throw ApiError(e.status, e.code, std::string("warm_pool.") + e.what());
+    }
+    return w;
+}
 
 db::ClientPatch clientPatch(const JsonBody& body) {
     db::ClientPatch p;
@@ -25,6 +60,8 @@ db::ClientPatch clientPatch(const JsonBody& body) {
     }
     p.ringTimeoutS = body.integer("ring_timeout_s", 1, 86'400);
     p.maxCallS = body.integer("max_call_s", 1, 7 * 86'400);
+    p.botsRequired = body.boolean("bots_required");
+    if (const auto* warmPool = body.object("warm_pool")) p.warmPool = warmPoolPatch(*warmPool);
     return p;
 }
 

@@ -88,6 +88,8 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
     addClientRoutes(router_, ctx_);
     addWebhookRoutes(router_, ctx_);
     addBatchRoute(router_, ctx_);
+    addBotRoutes(router_, ctx_);
+    addWarmPoolRoutes(router_, ctx_);
 
     const int threads = std::max(1, options_.threads);
     server_.new_task_queue = [threads] {

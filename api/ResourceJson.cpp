@@ -1,12 +1,24 @@
 #include "api/ResourceJson.h"
 
 #include "db/CallTable.h"
+#include "db/IsoTime.h"
 
 namespace calltrack::api {
 
 namespace {
 nlohmann::json time(const std::optional<int64_t>& ms) {
     return ms ? nlohmann::json(db::isoTime(*ms)) : nlohmann::json(nullptr);
+}
+template <class T>
+nlohmann::json orNull(const std::optional<T>& value) {
+    return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+nlohmann::json policy(const db::WarmPoolPolicy& p) {
+    return {{"min_warm", p.minWarm},
+            {"headroom", p.headroom},
+            {"max_warm", orNull(p.maxWarm)},  // null: no cap but the bots that exist
+            {"warm_ttl_s", p.warmTtlS},
+            {"lead_time_s", p.leadTimeS}};
 }
 nlohmann::json percent(int64_t active, int64_t limit) {
     if (limit <= 0) return nullptr;
@@ -36,6 +48,7 @@ nlohmann::json ResourceJson::call(const db::Call& c) {
         {"last_sequence",
          c.lastSequence ? nlohmann::json(*c.lastSequence) : nlohmann::json(nullptr)},
         {"version", c.version},
+        {"bot_id", orNull(c.botId)},
     };
     j["metadata"] = nullptr;
     if (c.metadata) j["metadata"] = nlohmann::json::parse(*c.metadata, nullptr, false);
@@ -62,6 +75,8 @@ nlohmann::json ResourceJson::client(const db::Client& k) {
         {"webhook_secret_set", k.hasWebhookSecret},
         {"created_at", db::isoTime(k.createdAt)},
         {"updated_at", db::isoTime(k.updatedAt)},
+        {"bots_required", k.botsRequired},
+        {"warm_pool", policy(k.warmPool)},
     };
 }
 
@@ -88,6 +103,59 @@ nlohmann::json ResourceJson::usageReport(const db::UsageReport& r) {
               {"percent", percent(r.global.active, r.global.limit)},
               {"refused_last_minute", r.refusedRecently}}},
             {"clients", clients}};
+}
+
+nlohmann::json ResourceJson::bot(const db::Bot& b) {
+    return {
+        {"id", b.id},
+        {"client_id", orNull(b.clientId)},  // null: shared by all clients
+        {"warmup_url", b.warmupUrl},
+        {"capacity", b.capacity},
+        {"warmup_timeout_ms", b.warmupTimeoutMs},
+        {"state", db::nameOf(b.state)},
+        {"active_calls", b.activeCalls},
+        {"free_capacity", b.capacity - b.activeCalls},
+        {"warm_for", orNull(b.poolClientId)},
+        {"state_reason", orNull(b.stateReason)},
+        {"state_changed_at", db::isoTime(b.stateChangedAt)},
+        {"warming_until", time(b.warmingUntil)},
+        {"idle_until", time(b.idleUntil)},
+        {"retry_at", time(b.retryAt)},
+        {"failures", b.failures},
+        {"last_warmup_ms", orNull(b.lastWarmupMs)},
+        {"attempt_id", orNull(b.attemptId)},
+        {"version", b.version},
+        {"created_at", db::isoTime(b.createdAt)},
+        {"updated_at", db::isoTime(b.updatedAt)},
+    };
+}
+
+nlohmann::json ResourceJson::schedule(const db::DemandSchedule& s) {
+    return {{"id", s.id},
+            {"client_id", s.clientId},
+            {"starts_at", db::isoTime(s.startsAt)},
+            {"ends_at", db::isoTime(s.endsAt)},
+            {"expected_concurrency", s.expectedConcurrency},
+            {"created_at", db::isoTime(s.createdAt)}};
+}
+
+nlohmann::json ResourceJson::warmPool(const db::WarmPoolStatus& s) {
+    return {{"client_id", s.clientId},
+            {"bots_required", s.botsRequired},
+            {"policy", policy(s.policy)},
+            {"target", s.target},
+            {"ready", s.ready},
+            {"warming", s.warming},
+            {"busy", s.busy},
+            {"failed", s.failed},
+            {"cold_available", s.coldAvailable},
+            {"usable_bots", s.usableBots},
+            {"demand",
+             {{"active_calls", s.activeCalls},
+              {"unmet", s.unmetDemand},
+              {"scheduled_concurrency", s.scheduledConcurrency},
+              {"capacity_per_bot", s.capacityPerBot}}},
+            {"why", s.why}};
 }
 
 }  // namespace calltrack::api

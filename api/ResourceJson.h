@@ -1,10 +1,13 @@
 #pragma once
-// How calls, clients and usage look in API responses. Times are ISO-8601
+// How calls, clients, usage, bots, schedules and warm pools look in API
+// responses. Times are ISO-8601
 // UTC text; absent values are null.
 
+#include "db/Bot.h"
 #include "db/Call.h"
 #include "db/Client.h"
 #include "db/UsageQueries.h"
+#include "db/WarmPoolPlanner.h"
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +19,9 @@ class ResourceJson {
     static nlohmann::json client(const db::Client& client);
     static nlohmann::json usage(const db::Usage& usage);
     static nlohmann::json usageReport(const db::UsageReport& report);
+    static nlohmann::json bot(const db::Bot& bot);
+    static nlohmann::json schedule(const db::DemandSchedule& schedule);
+    static nlohmann::json warmPool(const db::WarmPoolStatus& status);
 };
 
 }  // namespace calltrack::api

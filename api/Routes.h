@@ -12,6 +12,8 @@ void addClientRoutes(Router& router, ApiContext& ctx);
 void addOpenApiRoute(Router& router);  // GET /openapi.json (api/OpenApiRoute.cpp)
 void addWebhookRoutes(Router& router, ApiContext& ctx);
 void addBatchRoute(Router& router, ApiContext& ctx);
+void addBotRoutes(Router& router, ApiContext& ctx);       // api/BotRoutes.cpp
+void addWarmPoolRoutes(Router& router, ApiContext& ctx);  // schedules and warm pools
 
 // Helpers shared by the route files.
 void sendJson(httplib::Response& res, int status, const nlohmann::json& body);

@@ -2,8 +2,10 @@
 
 #include "app/ReaperJob.h"
 #include "db/AdmissionEngine.h"
+#include "db/BotRegistry.h"
 #include "db/CallLifecycle.h"
 #include "db/ClientRegistry.h"
+#include "db/DemandSchedules.h"
 #include "db/IdempotencyStore.h"
 #include "db/LeaderLease.h"
 
@@ -29,6 +31,8 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     db::CallLifecycle lifecycle(database.writer(), clock);
     db::AdmissionEngine admission(database.writer(), clock);
     db::ClientRegistry clients(database.writer(), database.readers(), clock);
+    db::BotRegistry bots(database.writer(), database.readers(), clock);
+    db::DemandSchedules schedules(database.writer(), database.readers(), clock);
     db::LeaderLease lease(database.writer(), clock, "reaper", db::LeaderLease::processHolderId(),
                           options.leaseTtlMs);
     ReaperJob reaper(lifecycle, lease, log,
@@ -46,9 +50,16 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
             }
         },
         log);
-    api::ApiContext api{
-        database,         admission, lifecycle, clients, clock, log, options.requestDeadline,
-        options.publicUrl};
+    api::ApiContext api{database,
+                        admission,
+                        lifecycle,
+                        clients,
+                        bots,
+                        schedules,
+                        clock,
+                        log,
+                        options.requestDeadline,
+                        options.publicUrl};
     std::unique_ptr<api::HttpServer> http;
     try {
         http = std::make_unique<api::HttpServer>(api, options.http);

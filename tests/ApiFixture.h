@@ -3,6 +3,8 @@
 // database (ManualClock), with a cpp-httplib client pointed at it.
 
 #include "api/HttpServer.h"
+#include "db/BotRegistry.h"
+#include "db/DemandSchedules.h"
 #include "tests/TestDatabase.h"
 
 #include <doctest/doctest.h>
@@ -49,14 +51,12 @@ struct ApiFixture {
     }
 
     TestDatabase t;
+    db::BotRegistry bots{t.database->writer(), t.database->readers(), t.clock};
+    db::DemandSchedules schedules{t.database->writer(), t.database->readers(), t.clock};
     api::JsonLog log{api::LogLevel::error, stderr};
-    api::ApiContext ctx{*t.database,
-                        *t.admission,
-                        *t.lifecycle,
-                        *t.clients,
-                        t.clock,
-                        log,
-                        std::chrono::milliseconds(2000)};
+    api::ApiContext ctx{*t.database, *t.admission, *t.lifecycle,
+                        *t.clients,  bots,         schedules,
+                        t.clock,     log,          std::chrono::milliseconds(2000)};
     std::unique_ptr<api::HttpServer> server;
     std::unique_ptr<httplib::Client> client;
 };

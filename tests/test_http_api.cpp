@@ -221,14 +221,12 @@ TEST_CASE("no token: loopback only") {
     CHECK_FALSE(api::HttpServer::isLoopback("0.0.0.0"));
     CHECK_FALSE(api::HttpServer::isLoopback("10.0.0.1"));
     test::TestDatabase t;
+    db::BotRegistry bots(t.database->writer(), t.database->readers(), t.clock);
+    db::DemandSchedules schedules(t.database->writer(), t.database->readers(), t.clock);
     api::JsonLog log{api::LogLevel::error, stderr};
-    api::ApiContext ctx{*t.database,
-                        *t.admission,
-                        *t.lifecycle,
-                        *t.clients,
-                        t.clock,
-                        log,
-                        std::chrono::milliseconds(2000)};
+    api::ApiContext ctx{*t.database, *t.admission, *t.lifecycle,
+                        *t.clients,  bots,         schedules,
+                        t.clock,     log,          std::chrono::milliseconds(2000)};
     api::HttpOptions open;
     open.host = "0.0.0.0";
     open.port = 0;
@@ -303,14 +301,12 @@ TEST_CASE("client tokens see and change only their own client's calls and usage"
 TEST_CASE("a token in the database makes the server require authentication") {
     test::TestDatabase t;
     db::ApiTokens::create(t.database->writer(), t.clock, std::nullopt, std::string("ops"));
+    db::BotRegistry bots(t.database->writer(), t.database->readers(), t.clock);
+    db::DemandSchedules schedules(t.database->writer(), t.database->readers(), t.clock);
     api::JsonLog log{api::LogLevel::error, stderr};
-    api::ApiContext ctx{*t.database,
-                        *t.admission,
-                        *t.lifecycle,
-                        *t.clients,
-                        t.clock,
-                        log,
-                        std::chrono::milliseconds(2000)};
+    api::ApiContext ctx{*t.database, *t.admission, *t.lifecycle,
+                        *t.clients,  bots,         schedules,
+                        t.clock,     log,          std::chrono::milliseconds(2000)};
     api::HttpOptions options;
     options.host = "0.0.0.0";  // allowed: a token exists
     options.port = 0;

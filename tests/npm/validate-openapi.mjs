@@ -38,6 +38,11 @@ for (const [path, item] of Object.entries(api.paths)) {
     for (const [status, response] of Object.entries(op.responses)) {
       const at = `${where} ${status}`;
       if (!response.headers || !response.headers['X-Request-Id']) problems.push(`${at}: no X-Request-Id header`);
+      // 204 No Content is the one response without a body (HTTP forbids one).
+      if (status === '204') {
+        if (response.content) problems.push(`${at}: 204 must have no content`);
+        continue;
+      }
       const media = response.content && response.content['application/json'];
       if (!media || !media.schema) {
         problems.push(`${at}: no application/json schema`);
