@@ -17,6 +17,7 @@ extern char** environ;
 
 using namespace calltrack;
 using test::scalar;
+using test::scalarText;
 using test::spawnCalltrack;
 
 namespace {
@@ -82,6 +83,29 @@ class Cli {
         INFO("stdout: " << r_.out << "\nstderr: " << r_.err); \
         CHECK(r_.status == (expected));                       \
     } while (false)
+
+// The value of row `name` in a field/value table (`client show`, `bot show`, `client warm-pool`).
+std::string field(const std::string& table, const std::string& name) {
+    std::istringstream in(table);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind(name + " ", 0) != 0) continue;
+        const auto value = line.find_first_not_of(' ', name.size());
+        return value == std::string::npos ? "" : line.substr(value);
+    }
+    return "<no field " + name + ">";
+}
+
+// What the bot scheduler in `serve` does after a successful warm-up; the CLI
+// cannot warm bots, so tests of admission with bots stand in for it.
+void makeReady(const Cli& cli, const std::string& botId) {
+    SQLite::Database raw(cli.db(), SQLite::OPEN_READWRITE);
+    raw.exec(
+        "UPDATE bots SET state = 'ready', state_reason = 'warmed by the test', "
+        "idle_until = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 3600000 "
+        "WHERE id = '" +
+        botId + "'");
+}
 
 Cli migrated() {
     Cli cli;
@@ -303,5 +327,325 @@ TEST_SUITE("cli") {
         }
         CHECK_EXIT(cli({"--busy-timeout-ms", "100", "client", "add", "acme", "--limit", "1"}),
                    app::kOk);
+    }
+    TEST_CASE("bot put creates and replaces, show prints every field, list filters, delete") {
+        Cli cli = migrated();
+        REQUIRE(cli({"client", "add", "acme", "--limit", "2"}).status == 0);
+        auto r = cli({"bot", "put", "b1", "--url", "http://127.0.0.1:9/warm", "--client", "acme",
+                      "--capacity", "2", "--timeout-ms", "5000"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(has(r.out, "created bot b1"));
+        CHECK(field(r.out, "client") == "acme");
+        CHECK(field(r.out, "state") == "cold");
+        CHECK(field(r.out, "capacity") == "2");
+        CHECK(field(r.out, "warmup_timeout_ms") == "5000");
+        // Put replaces the whole configuration: same url and client keep the state.
+        r = cli({"bot", "put", "b1", "--url", "http://127.0.0.1:9/warm", "--client", "acme",
+                 "--capacity", "3"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(has(r.out, "updated bot b1"));
+        CHECK(field(r.out, "warmup_timeout_ms") == "10000");
+        SQLite::Database raw(cli.db(), SQLite::OPEN_READONLY);
+        CHECK(scalar(raw, "SELECT capacity FROM bots WHERE id = 'b1'") == 3);
+        CHECK(scalarText(raw, "SELECT client_id FROM bots WHERE id = 'b1'") == "acme");
+
+        r = cli({"bot", "put", "s1", "--url", "https://bots.example/s1/warm"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(field(r.out, "client") == "(shared)");
+        CHECK(scalarText(raw, "SELECT client_id FROM bots WHERE id = 's1'") == "<null>");
+
+        r = cli({"bot", "show", "b1"});
+        CHECK_EXIT(r, app::kOk);
+        for (const char* name :
+             {"id", "client", "warmup_url", "capacity", "warmup_timeout_ms", "state",
+              "active_calls", "warm_for", "state_reason", "state_changed_at", "attempt_id",
+              "warming_until", "idle_until", "retry_at", "failures", "last_warmup_ms", "created_at",
+              "updated_at", "version"}) {
+            CAPTURE(name);
+            CHECK(field(r.out, name).rfind("<no field", 0) != 0);
+        }
+        CHECK(field(r.out, "warmup_url") == "http://127.0.0.1:9/warm");
+        // Times are ISO-8601 UTC, like every other time the CLI prints.
+        const auto created = field(r.out, "created_at");
+        CHECK(created.size() == 24);
+        CHECK(created[10] == 'T');
+        CHECK(created.back() == 'Z');
+        CHECK(field(r.out, "idle_until") == "-");
+
+        r = cli({"bot", "list"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(has(r.out, "calls/capacity"));
+        CHECK(has(r.out, "0/3"));
+        CHECK(has(r.out, "(shared)"));
+        CHECK(has(r.out, "registered"));
+        r = cli({"bot", "list", "--client", "acme"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(has(r.out, "b1"));
+        CHECK_FALSE(has(r.out, "s1"));
+        r = cli({"bot", "list", "--state", "ready"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK_FALSE(has(r.out, "b1"));
+        r = cli({"bot", "list", "--state", "cold"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(has(r.out, "b1"));
+        CHECK(has(r.out, "s1"));
+
+        r = cli({"bot", "delete", "s1"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(has(r.out, "deleted bot s1"));
+        CHECK(scalar(raw, "SELECT count(*) FROM bots WHERE id = 's1'") == 0);
+        CHECK_EXIT(cli({"bot", "show", "s1"}), app::kNotFound);
+        CHECK_EXIT(cli({"check"}), app::kOk);
+    }
+
+    TEST_CASE("bot errors: unknown bot 5, bad url 2, unknown client 5, bad state 2") {
+        Cli cli = migrated();
+        REQUIRE(cli({"client", "add", "acme", "--limit", "2"}).status == 0);
+        const std::vector<std::pair<std::vector<std::string>, int>> cases = {
+            {{"bot", "show", "ghost"}, app::kNotFound},
+            {{"bot", "delete", "ghost"}, app::kNotFound},
+            {{"bot", "put", "b1", "--url", "ftp://bots.example/warm"}, app::kUsage},
+            {{"bot", "put", "b1", "--url", "http://bots.example/a b"}, app::kUsage},
+            {{"bot", "put", "b1", "--url", "http://bots.example/w", "--client", "ghost"},
+             app::kNotFound},
+            {{"bot", "put", "b1", "--url", "http://bots.example/w", "--capacity", "0"},
+             app::kUsage},
+            {{"bot", "put", "b1", "--url", "http://bots.example/w", "--timeout-ms", "5"},
+             app::kUsage},
+            {{"bot", "put", "bad id", "--url", "http://bots.example/w"}, app::kUsage},
+            {{"bot", "put", "b1"}, app::kUsage},  // --url is required
+            {{"bot", "list", "--state", "hot"}, app::kUsage},
+            {{"bot", "list", "--client", "ghost"}, app::kNotFound},
+            {{"bot"}, app::kUsage},
+        };
+        for (const auto& [args, expected] : cases) {
+            std::string shown;
+            for (const auto& a : args) shown += a + " ";
+            CAPTURE(shown);
+            const auto r = cli(args);
+            CHECK_EXIT(r, expected);
+            CHECK(r.lines() == 1);
+            CHECK(r.out.empty());
+        }
+        SQLite::Database raw(cli.db(), SQLite::OPEN_READONLY);
+        CHECK(scalar(raw, "SELECT count(*) FROM bots") == 0);
+    }
+
+    TEST_CASE("client add/set take bots_required and the warm-pool policy; show prints them") {
+        Cli cli = migrated();
+        auto r = cli({"client", "add", "acme", "--limit", "4", "--bots-required", "yes",
+                      "--min-warm", "1", "--headroom", "2", "--max-warm", "3"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(field(r.out, "bots_required") == "yes");
+        CHECK(field(r.out, "warm_pool.min_warm") == "1");
+        CHECK(field(r.out, "warm_pool.max_warm") == "3");
+        SQLite::Database raw(cli.db(), SQLite::OPEN_READONLY);
+        CHECK(scalar(raw, "SELECT bots_required FROM clients WHERE id = 'acme'") == 1);
+        CHECK(scalar(raw, "SELECT warm_headroom FROM clients WHERE id = 'acme'") == 2);
+
+        // Only the options given change: the rest of the policy stays.
+        r = cli({"client", "set", "acme", "--max-warm", "none", "--warm-ttl-s", "60",
+                 "--lead-time-s", "30"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(scalarText(raw, "SELECT warm_max FROM clients WHERE id = 'acme'") == "<null>");
+        CHECK(scalar(raw, "SELECT warm_min FROM clients WHERE id = 'acme'") == 1);
+        CHECK(scalar(raw, "SELECT warm_headroom FROM clients WHERE id = 'acme'") == 2);
+        CHECK(scalar(raw, "SELECT warm_ttl_s FROM clients WHERE id = 'acme'") == 60);
+        CHECK(scalar(raw, "SELECT warm_lead_time_s FROM clients WHERE id = 'acme'") == 30);
+        CHECK(scalar(raw, "SELECT bots_required FROM clients WHERE id = 'acme'") == 1);
+
+        r = cli({"client", "show", "acme"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(field(r.out, "bots_required") == "yes");
+        CHECK(field(r.out, "warm_pool.max_warm") == "none");
+        CHECK(field(r.out, "warm_pool.headroom") == "2");
+        CHECK(field(r.out, "warm_pool.warm_ttl_s") == "60");
+        CHECK(field(r.out, "warm_pool.lead_time_s") == "30");
+
+        CHECK_EXIT(cli({"client", "set", "acme", "--bots-required", "no"}), app::kOk);
+        CHECK(scalar(raw, "SELECT bots_required FROM clients WHERE id = 'acme'") == 0);
+
+        const std::vector<std::vector<std::string>> bad = {
+            {"client", "set", "acme", "--max-warm", "lots"},
+            {"client", "set", "acme", "--max-warm", "-1"},
+            {"client", "set", "acme", "--bots-required", "maybe"},
+            {"client", "set", "acme", "--min-warm", "-1"},
+            {"client", "set", "acme", "--headroom", "2x"},
+            {"client", "set", "acme", "--warm-ttl-s", "0"},
+            {"client", "set", "acme", "--max-warm", "0"},  // below min_warm 1
+        };
+        for (const auto& args : bad) {
+            CAPTURE(args.back());
+            const auto r2 = cli(args);
+            CHECK_EXIT(r2, app::kUsage);
+            CHECK(r2.lines() == 1);
+        }
+        CHECK(scalar(raw, "SELECT warm_min FROM clients WHERE id = 'acme'") == 1);
+        CHECK_EXIT(cli({"client", "set", "ghost", "--min-warm", "1"}), app::kNotFound);
+    }
+
+    TEST_CASE("client schedule, schedules and unschedule") {
+        Cli cli = migrated();
+        REQUIRE(cli({"client", "add", "acme", "--limit", "4"}).status == 0);
+        auto r = cli({"client", "schedule", "acme", "--starts-at", "2099-03-01T09:00:00Z",
+                      "--ends-at", "2099-03-01T17:00:00Z", "--concurrency", "5"});
+        CHECK_EXIT(r, app::kOk);
+        SQLite::Database raw(cli.db(), SQLite::OPEN_READONLY);
+        const int64_t id = scalar(raw, "SELECT max(id) FROM demand_schedules");
+        CHECK(has(r.out, "schedule " + std::to_string(id) + ":"));
+        CHECK(scalar(raw, "SELECT expected_concurrency FROM demand_schedules") == 5);
+        r = cli({"client", "schedule", "acme", "--starts-at", "2099-02-01T09:00:00.250Z",
+                 "--ends-at", "2099-02-01T10:00:00Z", "--concurrency", "2"});
+        CHECK_EXIT(r, app::kOk);
+
+        r = cli({"client", "schedules", "acme"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(has(r.out, "2099-03-01T09:00:00.000Z"));
+        CHECK(has(r.out, "2099-03-01T17:00:00.000Z"));
+        // Soonest first.
+        CHECK(r.out.find("2099-02-01T09:00:00.250Z") < r.out.find("2099-03-01T09:00:00.000Z"));
+
+        r = cli({"client", "unschedule", "acme", std::to_string(id)});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(has(r.out, "removed schedule " + std::to_string(id)));
+        r = cli({"client", "schedules", "acme"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK_FALSE(has(r.out, "2099-03-01"));
+        CHECK(has(r.out, "2099-02-01"));
+        CHECK_EXIT(cli({"client", "unschedule", "acme", std::to_string(id)}), app::kNotFound);
+
+        const std::vector<std::pair<std::vector<std::string>, int>> cases = {
+            {{"client", "schedule", "acme", "--starts-at", "tomorrow", "--ends-at",
+              "2099-03-01T17:00:00Z", "--concurrency", "5"},
+             app::kUsage},
+            {{"client", "schedule", "acme", "--starts-at", "2099-03-01T09:00:00Z", "--ends-at",
+              "2099-03-01 17:00", "--concurrency", "5"},
+             app::kUsage},
+            {{"client", "schedule", "acme", "--starts-at", "2099-03-01T09:00:00+02:00", "--ends-at",
+              "2099-03-01T17:00:00Z", "--concurrency", "5"},
+             app::kUsage},
+            {{"client", "schedule", "acme", "--starts-at", "2099-03-01T17:00:00Z", "--ends-at",
+              "2099-03-01T09:00:00Z", "--concurrency", "5"},
+             app::kUsage},
+            {{"client", "schedule", "acme", "--starts-at", "2000-01-01T09:00:00Z", "--ends-at",
+              "2000-01-01T10:00:00Z", "--concurrency", "5"},
+             app::kUsage},  // over already
+            {{"client", "schedule", "acme", "--starts-at", "2099-03-01T09:00:00Z", "--ends-at",
+              "2099-03-01T17:00:00Z", "--concurrency", "0"},
+             app::kUsage},
+            {{"client", "schedule", "acme", "--starts-at", "2099-03-01T09:00:00Z"}, app::kUsage},
+            {{"client", "schedule", "ghost", "--starts-at", "2099-03-01T09:00:00Z", "--ends-at",
+              "2099-03-01T17:00:00Z", "--concurrency", "5"},
+             app::kNotFound},
+            {{"client", "schedules", "ghost"}, app::kNotFound},
+            {{"client", "unschedule", "acme", "x"}, app::kUsage},
+            {{"client", "unschedule", "ghost", "1"}, app::kNotFound},
+        };
+        for (const auto& [args, expected] : cases) {
+            std::string shown;
+            for (const auto& a : args) shown += a + " ";
+            CAPTURE(shown);
+            const auto r2 = cli(args);
+            CHECK_EXIT(r2, expected);
+            CHECK(r2.lines() == 1);
+            CHECK(r2.out.empty());
+        }
+        r = cli({"client", "schedule", "acme", "--starts-at", "tomorrow", "--ends-at",
+                 "2099-03-01T17:00:00Z", "--concurrency", "5"});
+        CHECK(has(r.err, "--starts-at"));
+        CHECK(has(r.err, "ISO-8601"));
+        CHECK(scalar(raw, "SELECT count(*) FROM demand_schedules") == 1);
+    }
+
+    TEST_CASE("client warm-pool shows the target, the bots by state and why") {
+        Cli cli = migrated();
+        REQUIRE(cli({"client", "add", "acme", "--limit", "4", "--bots-required", "yes",
+                     "--min-warm", "2"})
+                    .status == 0);
+        REQUIRE(
+            cli({"bot", "put", "b1", "--url", "http://127.0.0.1:9/1", "--client", "acme"}).status ==
+            0);
+        REQUIRE(
+            cli({"bot", "put", "b2", "--url", "http://127.0.0.1:9/2", "--client", "acme"}).status ==
+            0);
+        REQUIRE(cli({"bot", "put", "b3", "--url", "http://127.0.0.1:9/3"}).status == 0);
+        makeReady(cli, "b1");
+        auto r = cli({"client", "warm-pool", "acme"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(field(r.out, "target") == "2");
+        CHECK(field(r.out, "ready") == "1");
+        CHECK(field(r.out, "warming") == "0");
+        CHECK(field(r.out, "busy") == "0");
+        CHECK(field(r.out, "cold_available") == "2");
+        CHECK(field(r.out, "usable_bots") == "3");
+        CHECK(field(r.out, "bots_required") == "yes");
+        CHECK(field(r.out, "min_warm") == "2");
+        CHECK(field(r.out, "max_warm") == "none");
+        CHECK(has(field(r.out, "why"), "target 2"));
+
+        // Without bots_required the scheduler keeps nothing warm, and says so.
+        REQUIRE(cli({"client", "add", "beta", "--limit", "1"}).status == 0);
+        r = cli({"client", "warm-pool", "beta"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(field(r.out, "target") == "0");
+        CHECK(has(field(r.out, "why"), "bots_required is off"));
+
+        r = cli({"client", "warm-pool", "ghost"});
+        CHECK_EXIT(r, app::kNotFound);
+        CHECK(r.lines() == 1);
+    }
+
+    TEST_CASE("admit gives a bots_required call a warm bot; none free exits 4 bot_unavailable") {
+        Cli cli = migrated();
+        REQUIRE(cli({"client", "add", "acme", "--limit", "3", "--bots-required", "yes"}).status ==
+                0);
+        REQUIRE(
+            cli({"bot", "put", "b1", "--url", "http://127.0.0.1:9/1", "--client", "acme"}).status ==
+            0);
+
+        // The only bot is cold: refused, with the reason on one line.
+        auto r = cli({"admit", "acme", "--external-id", "CA1"});
+        CHECK_EXIT(r, app::kRefused);
+        CHECK(has(r.err, "refused: bot_unavailable"));
+        CHECK(has(r.err, "no warm bot"));
+        CHECK(r.lines() == 1);
+        CHECK(r.out.empty());
+        // The refusal is demand the pool failed to meet.
+        r = cli({"client", "warm-pool", "acme"});
+        CHECK(field(r.out, "unmet_demand") == "1");
+
+        makeReady(cli, "b1");
+        r = cli({"admit", "acme", "--external-id", "CA1"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(has(r.out, "admitted call"));
+        CHECK(has(r.out, " bot b1"));
+        // A retry returns the same call with the same bot.
+        r = cli({"admit", "acme", "--external-id", "CA1"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(has(r.out, "existing"));
+        CHECK(has(r.out, " bot b1"));
+        // b1 has capacity 1: the next call finds no free bot.
+        r = cli({"admit", "acme", "--external-id", "CA2"});
+        CHECK_EXIT(r, app::kRefused);
+        CHECK(has(r.err, "refused: bot_unavailable"));
+
+        r = cli({"calls"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(has(r.out, " bot "));
+        CHECK(has(r.out, " b1 "));
+        r = cli({"bot", "list", "--state", "busy"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(has(r.out, "1/1"));
+
+        // A bot carrying a call cannot be removed (conflict: exit 2).
+        r = cli({"bot", "delete", "b1"});
+        CHECK_EXIT(r, app::kUsage);
+        CHECK(has(r.err, "carries"));
+        CHECK_EXIT(cli({"end", "--client", "acme", "--external-id", "CA1"}), app::kOk);
+        r = cli({"bot", "show", "b1"});
+        CHECK(field(r.out, "state") == "ready");
+        CHECK(field(r.out, "active_calls") == "0");
+        CHECK_EXIT(cli({"bot", "delete", "b1"}), app::kOk);
+        CHECK_EXIT(cli({"check"}), app::kOk);
     }
 }
