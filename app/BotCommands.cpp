@@ -76,8 +76,7 @@ void printBot(const db::Bot& b) {
 void addBotCommands(CLI::App& app, const CliContext& context) {
     auto args = std::make_shared<BotArgs>();
     auto* botCmd = app.add_subcommand(
-        "bot",
-        "voice bots: warmed by `serve` ahead of demand, one per call of a bots_required client");
+        "bot", "voice bots that carry the calls of bots_required clients (`serve` warms them)");
     botCmd->require_subcommand(1);
 
     auto* put = botCmd->add_subcommand(
