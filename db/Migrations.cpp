@@ -200,6 +200,26 @@ BEGIN
     SELECT RAISE(ABORT, 'calltrack: bot_busy: a bot carrying calls cannot be deleted');
 END;
 
+-- REPLACE deletes the conflicting row without running DELETE triggers (unless
+-- the connection enabled recursive_triggers): INSERT OR REPLACE, or UPDATE OR
+-- REPLACE onto a bot's id, would remove a busy bot past bots_no_delete_busy,
+-- record no 'deleted' event and leave its live calls on a fresh cold bot with
+-- a zero counter. So an insert onto an existing id is refused here, and a
+-- bot's id never changes (a renamed busy bot would stay busy for ever, its
+-- calls naming a bot that is gone). Its owner stays while it carries calls:
+-- they must remain calls of its client, as calls_insert_guard checked.
+CREATE TRIGGER bots_insert_guard BEFORE INSERT ON bots
+WHEN EXISTS (SELECT 1 FROM bots b WHERE b.id = NEW.id)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: a bot with this id exists');
+END;
+
+CREATE TRIGGER bots_identity_immutable BEFORE UPDATE OF id, client_id ON bots
+WHEN NEW.id IS NOT OLD.id OR (NEW.client_id IS NOT OLD.client_id AND OLD.active_calls > 0)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: a bot''s id never changes, nor its client while it carries calls');
+END;
+
 -- `at` is the bot's last update: calltrack touches it just before deleting
 -- (the database has no injectable clock of its own).
 CREATE TRIGGER bots_deleted AFTER DELETE ON bots
@@ -214,6 +234,13 @@ BEGIN
 END;
 
 CREATE TRIGGER bot_events_no_delete BEFORE DELETE ON bot_events
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: bot_events is append-only');
+END;
+
+-- INSERT OR REPLACE onto an existing id would overwrite a row (see above).
+CREATE TRIGGER bot_events_no_replace BEFORE INSERT ON bot_events
+WHEN EXISTS (SELECT 1 FROM bot_events e WHERE e.id = NEW.id)
 BEGIN
     SELECT RAISE(ABORT, 'calltrack: bot_events is append-only');
 END;
