@@ -43,6 +43,7 @@ WarmupOutcome BotWarmupClient::warm(const db::WarmupJob& job) {
         std::lock_guard lock(mutex_);
         if (stopping_) {
             out.error = "shutting down";
+            out.aborted = true;
             return finish(out);
         }
         inFlight_.insert(&client);
@@ -53,13 +54,17 @@ WarmupOutcome BotWarmupClient::warm(const db::WarmupJob& job) {
                                  {"refresh", job.refresh}};
     const httplib::Headers headers = {{"X-Calltrack-Attempt-Id", job.attemptId}};
     auto res = client.Post(path, headers, body.dump(), "application/json");
+    bool stopped = false;
     {
         std::lock_guard lock(mutex_);
         inFlight_.erase(&client);
+        stopped = stopping_;
     }
     finish(out);
     if (!res) {
         out.error = httplib::to_string(res.error());
+        // stopAll() closed its socket: not a failure of the bot.
+        out.aborted = stopped;
         if (res.error() == httplib::Error::Read || res.error() == httplib::Error::Connection) {
             if (out.durationMs >= job.timeoutMs)
                 out.error =

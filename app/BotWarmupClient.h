@@ -25,6 +25,9 @@ struct WarmupOutcome {
     int httpStatus = 0;  // 0: no response
     std::string error;   // why it failed
     int64_t durationMs = 0;
+    // Failed because stopAll() cut it short (shutdown): it says nothing about
+    // the bot or its endpoint.
+    bool aborted = false;
 };
 
 class BotWarmupClient {

@@ -116,6 +116,23 @@ void WarmupScheduler::work(std::stop_token stop) {
 }
 
 void WarmupScheduler::finish(const db::WarmupJob& job, const WarmupOutcome& outcome) {
+    if (outcome.aborted) {
+        // stop() cut the request short. Recording that as a failure would
+        // charge the bot a failure and a back-off (and its endpoint a breaker
+        // failure) for our own shutdown. Instead the bot is left as it is: a
+        // warming one is reset to cold by the next leader once warming_until
+        // passes, as after a crash (a refreshed one simply stays ready).
+        log_.info("warm-up abandoned: the scheduler is stopping",
+                  {{"attempt_id", job.attemptId},
+                   {"bot_id", job.botId},
+                   {"client_id", job.forClient},
+                   {"refresh", job.refresh},
+                   {"duration_ms", outcome.durationMs}});
+        std::lock_guard lock(mutex_);
+        inFlight_.erase(job.botId);
+        stats_.inFlight = static_cast<int>(inFlight_.size());
+        return;
+    }
     bool applied = false;
     std::string recordError;
     try {
