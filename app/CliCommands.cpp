@@ -212,6 +212,12 @@ int runCli(int argc, char** argv) {
         ->add_option("--reaper-interval-ms", reaperIntervalMs, "how often expired calls are ended")
         ->check(CLI::Range(10, 60000))
         ->capture_default_str();
+    serveCmd
+        ->add_option("--warmup-concurrency", serve.warmup.concurrency,
+                     "bot warm-up requests in flight at most (the bot scheduler's workers)")
+        ->envname("CALLTRACK_WARMUP_CONCURRENCY")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
     serveCmd->footer(
         "Environment: CALLTRACK_ADMIN_TOKEN (bearer token with full access; never logged), and the "
         "variables named above.");

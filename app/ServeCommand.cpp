@@ -8,6 +8,7 @@
 #include "db/DemandSchedules.h"
 #include "db/IdempotencyStore.h"
 #include "db/LeaderLease.h"
+#include "db/WarmupClaims.h"
 
 #include <pthread.h>
 #include <csignal>
@@ -50,6 +51,14 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
             }
         },
         log);
+    // Bot warm-ups: its own lease, so the reaper and the scheduler may run in
+    // different processes; an admission that finds no free bot wakes it.
+    db::WarmupClaims warmupClaims(database.writer(), clock);
+    db::LeaderLease botLease(database.writer(), clock, "bot-scheduler",
+                             db::LeaderLease::processHolderId(), options.leaseTtlMs);
+    WarmupScheduler warmups(warmupClaims, botLease, clock, log, options.warmup);
+    admission.onBotShortage([&warmups](const std::string&) { warmups.wake(); });
+    warmups.start();
     api::ApiContext api{database,
                         admission,
                         lifecycle,
@@ -80,7 +89,8 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
               {"db", dbOptions.path},
               {"synchronous", dbOptions.durability == db::Durability::full ? "full" : "normal"},
               {"timed_out_at_start", reaped},
-              {"holder", lease.holder()}});
+              {"holder", lease.holder()},
+              {"warmup_concurrency", options.warmup.concurrency}});
 
     int signal = 0;
     sigwait(&signals, &signal);
@@ -101,6 +111,7 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
         database.writer().stop();
     }
     stopper.join();
+    warmups.stop();
     keyPurge.stop();
     reaper.stop();
     database.writer().stop();

@@ -1,11 +1,13 @@
 #pragma once
 // `calltrack serve`: opens (creating if needed) the database, ends expired
-// calls once, then serves the HTTP API and runs the background jobs until
+// calls once, then serves the HTTP API and runs the background jobs (reaper,
+// idempotency-key purge, bot warm-up scheduler) until
 // SIGINT or SIGTERM, and shuts down in order: stop accepting and finish
 // in-flight requests, stop the jobs, drain the writer, exit 0.
 
 #include "api/HttpServer.h"
 #include "api/JsonLog.h"
+#include "app/WarmupScheduler.h"
 #include "db/Database.h"
 
 #include <chrono>
@@ -21,6 +23,7 @@ struct ServeOptions {
     int reaperBatch = 500;
     int64_t leaseTtlMs = 5000;
     std::chrono::milliseconds shutdownGrace{10000};  // for in-flight requests at SIGTERM
+    WarmupSchedulerOptions warmup{};                 // --warmup-concurrency
 };
 
 // Blocks SIGINT/SIGTERM in the calling thread (and so in every thread it

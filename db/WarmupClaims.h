@@ -35,9 +35,9 @@ struct WarmupJob {
 struct PlanOptions {
     int maxJobs = 0;  // free warm-up slots: claims no more than this
     // In-memory state of the caller, consulted inside the transaction:
-    std::function<bool(const std::string& url)> endpointAllowed;  // circuit breaker
-    std::set<std::string> inFlight;                               // bot ids being warmed now
-    std::function<std::string()> newAttemptId;
+    std::function<bool(const std::string& url)> endpointAllowed{};  // circuit breaker
+    std::set<std::string> inFlight{};                               // bot ids being warmed now
+    std::function<std::string()> newAttemptId{};
 };
 
 struct PlanResult {
