@@ -30,15 +30,18 @@ ItemReply errorReply(const ApiError& e, const std::string& requestId) {
 using ItemWork = std::function<ItemReply(db::Connection&)>;
 
 ItemWork prepare(const nlohmann::json& item, const RequestContext& rc, const db::Clock& clock,
-                 const std::string& itemId) {
+                 const db::AdmissionEngine& admission, const std::string& itemId) {
     if (!item.is_object()) throw ApiError::badRequest("each item must be an object");
     const JsonBody body("application/json", item.dump());
     const auto op = body.requiredText("op", 16);
     if (op == "admit") {
         auto request = CallMessages::admitRequest(body, rc);
         db::AdmissionEngine::validate(request);
-        return [request, itemId, &clock](db::Connection& c) -> ItemReply {
+        return [request, itemId, &clock, &admission](db::Connection& c) -> ItemReply {
             const auto r = db::AdmissionEngine::admitIn(c, clock.nowMs(), request);
+            // Wakes the bot scheduler; its planning pass is queued behind
+            // this batch's commit, so it sees the refusal.
+            if (r.botShortage) admission.reportBotShortage(request.clientId);
             // Returned, not thrown: a throw would roll the recorded refusal back.
             if (r.outcome == db::AdmitResult::Outcome::refused) {
                 return errorReply(CallMessages::refusal(r, request.clientId), itemId);
@@ -103,7 +106,7 @@ void addBatchRoute(Router& router, ApiContext& ctx) {
             for (size_t i = 0; i < n; ++i) {
                 const std::string itemId = rc.requestId + "#" + std::to_string(i);
                 try {
-                    work.push_back(prepare((*it)[i], rc, ctx.clock, itemId));
+                    work.push_back(prepare((*it)[i], rc, ctx.clock, ctx.admission, itemId));
                     queued.push_back(i);
                 } catch (...) {
                     replies[i] = replyFor(std::current_exception(), itemId);

@@ -117,7 +117,7 @@ AdmitResult AdmissionEngine::admit(AdmitRequest request, Deadline deadline) {
     validate(request);
     auto result =
         writer_.run([&](Connection& c) { return admitIn(c, clock_.nowMs(), request); }, deadline);
-    if (result.botShortage && botShortage_) botShortage_(request.clientId);
+    if (result.botShortage) reportBotShortage(request.clientId);
     return result;
 }
 

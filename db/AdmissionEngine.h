@@ -66,6 +66,11 @@ class AdmissionEngine {
     void onBotShortage(std::function<void(const std::string& clientId)> callback) {
         botShortage_ = std::move(callback);
     }
+    // For callers that run admitIn themselves (batches): reports a shortage
+    // the way admit() does.
+    void reportBotShortage(const std::string& clientId) const {
+        if (botShortage_) botShortage_(clientId);
+    }
 
     // The transaction body, for callers that compose several operations into
     // one writer op (batches). `request` must have been validated.
