@@ -47,8 +47,7 @@ bool LeaderLease::acquireOrRenew() {
 }
 
 void LeaderLease::release() {
-    if (validUntilMs_ == 0) return;
-    validUntilMs_ = 0;
+    if (validUntilMs_.exchange(0) == 0) return;
     try {
         writer_.run([&](Connection& c) {
             Query q(c, kRelease);

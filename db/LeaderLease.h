@@ -13,6 +13,7 @@
 #include "db/Clock.h"
 #include "db/GroupCommitWriter.h"
 
+#include <atomic>
 #include <string>
 
 namespace calltrack::db {
@@ -38,7 +39,9 @@ class LeaderLease {
     std::string name_;
     std::string holder_;
     int64_t ttlMs_;
-    int64_t validUntilMs_ = 0;  // our own view; only touched by the job's thread
+    // Our own view. Written by the job's thread; atomic because other threads
+    // ask held() too (serve's idempotency-key purge runs on the reaper's lease).
+    std::atomic<int64_t> validUntilMs_{0};
 };
 
 }  // namespace calltrack::db
