@@ -81,6 +81,11 @@ WarmupOutcome BotWarmupClient::warm(const db::WarmupJob& job) {
     return out;
 }
 
+size_t BotWarmupClient::activeRequests() const {
+    std::lock_guard lock(mutex_);
+    return inFlight_.size();
+}
+
 void BotWarmupClient::stopAll() {
     std::lock_guard lock(mutex_);
     stopping_ = true;

@@ -34,13 +34,15 @@ class BotWarmupClient {
   public:
     WarmupOutcome warm(const db::WarmupJob& job);
     void stopAll();
+    // Requests between their start and their end (for stop(): see there).
+    size_t activeRequests() const;
 
     // "http://host:port/path?q" -> {"http://host:port", "/path?q"}; false if
     // it is not an http(s) URL.
     static bool splitUrl(const std::string& url, std::string& origin, std::string& path);
 
   private:
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     bool stopping_ = false;                // guarded by mutex_
     std::set<httplib::Client*> inFlight_;  // guarded by mutex_
 };

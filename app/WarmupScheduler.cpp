@@ -43,6 +43,14 @@ void WarmupScheduler::stop() {
     client_.stopAll();
     for (auto& w : workers_) w.request_stop();
     queueCv_.notify_all();
+    // httplib's Client::stop() does nothing to a request that has not opened
+    // its socket yet, so one stopAll() can miss a request starting at that
+    // moment, which would then run to its timeout (up to 10 min): repeat it
+    // until no request is left.
+    while (client_.activeRequests() > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        client_.stopAll();
+    }
     workers_.clear();  // joins; workers may still call wake() until here
     {
         std::lock_guard lock(plannerMutex_);
