@@ -246,8 +246,11 @@ CREATE TABLE bots (
     CHECK ((state = 'failed') = (retry_at IS NOT NULL)),
     CHECK (client_id IS NULL OR pool_client_id = client_id)
 ) STRICT;
-CREATE INDEX bots_by_client ON bots (client_id, state);
-CREATE INDEX bots_by_pool ON bots (pool_client_id, state);
+-- Indexed by owner only, not by state: a call taking or freeing a bot changes
+-- its state, and every index holding the state would be one more page
+-- written per admission. A fleet's bots are few enough (hundreds) for the
+-- scheduler's per-pool counts to scan them.
+CREATE INDEX bots_by_client ON bots (client_id);
 
 -- Append-only history of bot state changes (written by the triggers below).
 CREATE TABLE bot_events (
@@ -260,7 +263,8 @@ CREATE TABLE bot_events (
     attempt_id   TEXT,            -- the warm-up's correlation id, when one is involved
     active_calls INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX bot_events_by_bot ON bot_events (bot_id, id);
+-- No index by bot: two rows per call on a bot are written on the admission
+-- path; a bot's history (`WHERE bot_id = ...`) is an operator's scan.
 
 -- Expected demand: the scheduler has bots ready lead_time before starts_at.
 CREATE TABLE demand_schedules (
