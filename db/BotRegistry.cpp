@@ -1,6 +1,7 @@
 #include "db/BotRegistry.h"
 
 #include "db/EngineError.h"
+#include "db/OptionalColumn.h"
 #include "db/TextRules.h"
 
 #include <SQLiteCpp/Exception.h>
@@ -37,19 +38,10 @@ const char* const kUpdateToCold =
 const char* const kTouch = "UPDATE bots SET updated_at = ?2 WHERE id = ?1";
 const char* const kDelete = "DELETE FROM bots WHERE id = ?1";
 
-std::optional<int64_t> optInt(const SQLite::Column& col) {
-    if (col.isNull()) return std::nullopt;
-    return col.getInt64();
-}
-std::optional<std::string> optText(const SQLite::Column& col) {
-    if (col.isNull()) return std::nullopt;
-    return col.getString();
-}
-
 Bot readBot(SQLite::Statement& s) {
     Bot b;
     b.id = s.getColumn(0).getString();
-    b.clientId = optText(s.getColumn(1));
+    b.clientId = optionalText(s.getColumn(1));
     b.warmupUrl = s.getColumn(2).getString();
     b.capacity = s.getColumn(3).getInt64();
     b.warmupTimeoutMs = s.getColumn(4).getInt64();
@@ -57,15 +49,15 @@ Bot readBot(SQLite::Statement& s) {
     if (!state) throw EngineError(ErrorCode::internal, "unknown bot state in database");
     b.state = *state;
     b.activeCalls = s.getColumn(6).getInt64();
-    b.poolClientId = optText(s.getColumn(7));
-    b.stateReason = optText(s.getColumn(8));
-    b.attemptId = optText(s.getColumn(9));
+    b.poolClientId = optionalText(s.getColumn(7));
+    b.stateReason = optionalText(s.getColumn(8));
+    b.attemptId = optionalText(s.getColumn(9));
     b.stateChangedAt = s.getColumn(10).getInt64();
-    b.warmingUntil = optInt(s.getColumn(11));
-    b.idleUntil = optInt(s.getColumn(12));
-    b.retryAt = optInt(s.getColumn(13));
+    b.warmingUntil = optionalInt(s.getColumn(11));
+    b.idleUntil = optionalInt(s.getColumn(12));
+    b.retryAt = optionalInt(s.getColumn(13));
     b.failures = s.getColumn(14).getInt64();
-    b.lastWarmupMs = optInt(s.getColumn(15));
+    b.lastWarmupMs = optionalInt(s.getColumn(15));
     b.createdAt = s.getColumn(16).getInt64();
     b.updatedAt = s.getColumn(17).getInt64();
     b.version = s.getColumn(18).getInt64();

@@ -1,6 +1,7 @@
 #include "db/CallTable.h"
 
 #include "db/EngineError.h"
+#include "db/OptionalColumn.h"
 
 namespace calltrack::db {
 
@@ -12,15 +13,6 @@ namespace {
     "c.end_reason, c.version, c.metadata, c.admitted_at, c.bot_id"
 constexpr int kCallColumnCount = 18;
 
-std::optional<int64_t> optInt(const SQLite::Column& col) {
-    if (col.isNull()) return std::nullopt;
-    return col.getInt64();
-}
-std::optional<std::string> optText(const SQLite::Column& col) {
-    if (col.isNull()) return std::nullopt;
-    return col.getString();
-}
-
 Call readCall(SQLite::Statement& s) {
     Call call;
     call.id = s.getColumn(0).getInt64();
@@ -31,18 +23,18 @@ Call readCall(SQLite::Statement& s) {
     if (!state) throw EngineError(ErrorCode::internal, "unknown call state in database");
     call.state = *state;
     call.holdsSlot = !s.getColumn(5).isNull();
-    call.wouldRefuse = optText(s.getColumn(6));
-    call.lastSequence = optInt(s.getColumn(7));
+    call.wouldRefuse = optionalText(s.getColumn(6));
+    call.lastSequence = optionalInt(s.getColumn(7));
     call.createdAt = s.getColumn(8).getInt64();
     call.updatedAt = s.getColumn(9).getInt64();
-    call.answeredAt = optInt(s.getColumn(10));
-    call.endedAt = optInt(s.getColumn(11));
-    call.expiresAt = optInt(s.getColumn(12));
-    call.endReason = optText(s.getColumn(13));
+    call.answeredAt = optionalInt(s.getColumn(10));
+    call.endedAt = optionalInt(s.getColumn(11));
+    call.expiresAt = optionalInt(s.getColumn(12));
+    call.endReason = optionalText(s.getColumn(13));
     call.version = s.getColumn(14).getInt64();
-    call.metadata = optText(s.getColumn(15));
-    call.admittedAt = optInt(s.getColumn(16));
-    call.botId = optText(s.getColumn(17));
+    call.metadata = optionalText(s.getColumn(15));
+    call.admittedAt = optionalInt(s.getColumn(16));
+    call.botId = optionalText(s.getColumn(17));
     return call;
 }
 
