@@ -13,6 +13,7 @@
 
 #include "db/BotRegistry.h"
 #include "db/WarmupClaims.h"
+#include "tests/SnapshotChecker.h"
 #include "tests/TestSupport.h"
 
 #include <SQLiteCpp/Database.h>
@@ -22,6 +23,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -53,114 +55,68 @@ int totalOps() {
     return 12000;
 }
 
-// What the threads report back; asserted on the main thread.
-struct Findings {
-    std::mutex mutex;
-    std::vector<std::string> problems;  // guarded by mutex
-    void add(std::string p) {
-        std::lock_guard lock(mutex);
-        if (problems.size() < 20) problems.push_back(std::move(p));
-    }
+using test::Findings;
+
+// The bot invariants on every committed snapshot (tests/SnapshotChecker.h
+// polls), with COUNT(*) over calls, not with the counters alone.
+struct FullSnapshots {
+    std::atomic<int64_t> full{0};  // snapshots in which some bot was at capacity
 };
 
-// Like tests/SnapshotChecker.h, for bots: polls PRAGMA data_version on its own
-// read-only connection and checks each new committed snapshot with COUNT(*)
-// over calls, not with the counters alone.
-class BotSnapshotChecker {
+class BotSnapshotChecker : private FullSnapshots, public test::SnapshotPoller {
   public:
     BotSnapshotChecker(std::string path, Findings& findings)
-        : path_(std::move(path)), findings_(findings) {
-        thread_ = std::thread([this] { loop(); });
-    }
-    ~BotSnapshotChecker() { stop(); }
-    BotSnapshotChecker(const BotSnapshotChecker&) = delete;
-    BotSnapshotChecker& operator=(const BotSnapshotChecker&) = delete;
-    void stop() {
-        done_ = true;
-        if (thread_.joinable()) thread_.join();
-    }
-    int64_t snapshots() const { return snapshots_.load(); }
+        : SnapshotPoller(std::move(path), findings, [this](SQLite::Database& ro, Findings& f) {
+              return botChecks(ro, f, full);
+          }) {}
     // Snapshots in which some bot carried as many calls as its capacity.
-    int64_t fullSnapshots() const { return fullSnapshots_.load(); }
+    int64_t fullSnapshots() const { return full.load(); }
 
   private:
-    void loop() {
-        try {
-            SQLite::Database ro(path_, SQLite::OPEN_READONLY, 5000);
-            SQLite::Statement version(ro, "PRAGMA data_version");
-            SQLite::Statement perBot(
-                ro,
-                "SELECT b.id, b.capacity, b.active_calls, b.state, (SELECT count(*) FROM calls c "
-                "WHERE c.bot_id = b.id AND c.ended_at IS NULL) FROM bots b");
-            SQLite::Statement botless(
-                ro,
-                "SELECT count(*) FROM calls c JOIN clients k ON k.id = c.client_id "
-                "WHERE c.ended_at IS NULL AND c.bot_id IS NULL AND k.bots_required = 1 "
-                "AND k.mode = 'enforce'");
-            int64_t last = -1;
-            bool finalPass = false;
-            for (;;) {
-                const bool stopping = done_.load();
-                version.executeStep();
-                const int64_t v = version.getColumn(0).getInt64();
-                version.reset();
-                if (v == last && !stopping) {
-                    // Polling for the next commit, not waiting for a moment.
-                    std::this_thread::sleep_for(std::chrono::microseconds(200));
-                    continue;
+    static Check botChecks(SQLite::Database& ro, Findings& findings,
+                           std::atomic<int64_t>& fullSnapshots) {
+        auto perBot = std::make_shared<SQLite::Statement>(
+            ro,
+            "SELECT b.id, b.capacity, b.active_calls, b.state, (SELECT count(*) FROM calls c "
+            "WHERE c.bot_id = b.id AND c.ended_at IS NULL) FROM bots b");
+        auto botless = std::make_shared<SQLite::Statement>(
+            ro,
+            "SELECT count(*) FROM calls c JOIN clients k ON k.id = c.client_id "
+            "WHERE c.ended_at IS NULL AND c.bot_id IS NULL AND k.bots_required = 1 "
+            "AND k.mode = 'enforce'");
+        return [perBot, botless, &findings, &fullSnapshots](const std::string& at) {
+            bool anyFull = false;
+            while (perBot->executeStep()) {
+                const std::string id = perBot->getColumn(0).getString();
+                const int64_t capacity = perBot->getColumn(1).getInt64();
+                const int64_t counter = perBot->getColumn(2).getInt64();
+                const std::string state = perBot->getColumn(3).getString();
+                const int64_t live = perBot->getColumn(4).getInt64();
+                if (live > capacity) {
+                    findings.add(at + "bot " + id + " carries " + std::to_string(live) +
+                                 " live calls, capacity " + std::to_string(capacity));
                 }
-                last = v;
-                const std::string at = "snapshot " + std::to_string(v) + ": ";
-                ro.exec("BEGIN");
-                bool anyFull = false;
-                while (perBot.executeStep()) {
-                    const std::string id = perBot.getColumn(0).getString();
-                    const int64_t capacity = perBot.getColumn(1).getInt64();
-                    const int64_t counter = perBot.getColumn(2).getInt64();
-                    const std::string state = perBot.getColumn(3).getString();
-                    const int64_t live = perBot.getColumn(4).getInt64();
-                    if (live > capacity) {
-                        findings_.add(at + "bot " + id + " carries " + std::to_string(live) +
-                                      " live calls, capacity " + std::to_string(capacity));
-                    }
-                    if (counter != live) {
-                        findings_.add(at + "bot " + id + " counter says " +
-                                      std::to_string(counter) + ", live calls " +
-                                      std::to_string(live));
-                    }
-                    anyFull = anyFull || live == capacity;
-                    if ((state == "busy") != (live > 0)) {
-                        findings_.add(at + "bot " + id + " is " + state + " with " +
-                                      std::to_string(live) + " live calls");
-                    }
+                if (counter != live) {
+                    findings.add(at + "bot " + id + " counter says " + std::to_string(counter) +
+                                 ", live calls " + std::to_string(live));
                 }
-                perBot.reset();
-                botless.executeStep();
-                const int64_t without = botless.getColumn(0).getInt64();
-                botless.reset();
-                ro.exec("COMMIT");
-                if (without > 0) {
-                    findings_.add(at + std::to_string(without) +
-                                  " live calls of bots_required clients hold no bot");
-                }
-                ++snapshots_;
-                if (anyFull) ++fullSnapshots_;
-                if (stopping) {
-                    if (finalPass) break;
-                    finalPass = true;  // one more look after the workers stopped
+                anyFull = anyFull || live == capacity;
+                if ((state == "busy") != (live > 0)) {
+                    findings.add(at + "bot " + id + " is " + state + " with " +
+                                 std::to_string(live) + " live calls");
                 }
             }
-        } catch (const std::exception& e) {
-            findings_.add(std::string("checker failed: ") + e.what());
-        }
+            perBot->reset();
+            botless->executeStep();
+            const int64_t without = botless->getColumn(0).getInt64();
+            botless->reset();
+            if (without > 0) {
+                findings.add(at + std::to_string(without) +
+                             " live calls of bots_required clients hold no bot");
+            }
+            if (anyFull) ++fullSnapshots;
+        };
     }
-
-    std::string path_;
-    Findings& findings_;
-    std::atomic<bool> done_{false};
-    std::atomic<int64_t> snapshots_{0};
-    std::atomic<int64_t> fullSnapshots_{0};
-    std::thread thread_;
 };
 
 struct Counts {
