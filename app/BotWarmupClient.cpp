@@ -46,7 +46,7 @@ WarmupOutcome BotWarmupClient::warm(const db::WarmupJob& job) {
             out.aborted = true;
             return finish(out);
         }
-        inFlight_.insert(&client);
+        inFlight_.emplace(&client, started + timeout);
     }
     const nlohmann::json body = {{"bot_id", job.botId},
                                  {"attempt_id", job.attemptId},
@@ -54,18 +54,23 @@ WarmupOutcome BotWarmupClient::warm(const db::WarmupJob& job) {
                                  {"refresh", job.refresh}};
     const httplib::Headers headers = {{"X-Calltrack-Attempt-Id", job.attemptId}};
     auto res = client.Post(path, headers, body.dump(), "application/json");
-    bool stopped = false;
+    bool stopped = false, overdue = false;
     {
         std::lock_guard lock(mutex_);
         inFlight_.erase(&client);
-        stopped = stopping_;
+        overdue = overdue_.erase(&client) > 0;
+        stopped = stopping_ && !overdue;
     }
     finish(out);
     if (!res) {
         out.error = httplib::to_string(res.error());
         // stopAll() closed its socket: not a failure of the bot.
         out.aborted = stopped;
-        if (res.error() == httplib::Error::Read || res.error() == httplib::Error::Connection) {
+        if (overdue) {
+            out.error = "timed out after " + std::to_string(job.timeoutMs) +
+                        " ms (no complete answer by the deadline)";
+        } else if (res.error() == httplib::Error::Read ||
+                   res.error() == httplib::Error::Connection) {
             if (out.durationMs >= job.timeoutMs)
                 out.error =
                     "timed out after " + std::to_string(job.timeoutMs) + " ms (" + out.error + ")";
@@ -73,6 +78,10 @@ WarmupOutcome BotWarmupClient::warm(const db::WarmupJob& job) {
         return out;
     }
     out.httpStatus = res->status;
+    if (overdue) {
+        out.error = "timed out after " + std::to_string(job.timeoutMs) + " ms";
+        return out;
+    }
     if (res->status < 200 || res->status > 299) {
         out.error = "HTTP " + std::to_string(res->status);
         return out;
@@ -89,7 +98,21 @@ size_t BotWarmupClient::activeRequests() const {
 void BotWarmupClient::stopAll() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    for (auto* client : inFlight_) client->stop();
+    for (auto& [client, deadline] : inFlight_) client->stop();
+}
+
+int BotWarmupClient::stopOverdue() {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    int n = 0;
+    for (auto& [client, deadline] : inFlight_) {
+        if (deadline > now) continue;
+        // Repeated on every call while the request lasts: stop() does nothing
+        // to a request whose socket is not open yet.
+        client->stop();
+        n += overdue_.insert(client).second;
+    }
+    return n;
 }
 
 }  // namespace calltrack::app

@@ -8,12 +8,19 @@
 //
 // stopAll() aborts requests in flight (shutdown must not wait for a hung bot)
 // and makes later calls fail at once.
+//
+// httplib's timeouts bound each connect, read and write, not the request: a
+// bot that trickles its answer a byte at a time would never time out. So
+// each request also has an overall deadline (its timeout), which
+// stopOverdue() enforces: the scheduler calls it several times a second.
 
 #include "db/WarmupClaims.h"
 
 #include <httplib.h>
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -34,6 +41,9 @@ class BotWarmupClient {
   public:
     WarmupOutcome warm(const db::WarmupJob& job);
     void stopAll();
+    // Aborts the requests past their overall deadline (they fail as timed
+    // out); returns how many it aborted.
+    int stopOverdue();
     // Requests between their start and their end (for stop(): see there).
     size_t activeRequests() const;
 
@@ -43,8 +53,10 @@ class BotWarmupClient {
 
   private:
     mutable std::mutex mutex_;
-    bool stopping_ = false;                // guarded by mutex_
-    std::set<httplib::Client*> inFlight_;  // guarded by mutex_
+    bool stopping_ = false;  // guarded by mutex_
+    // Requests in flight and their overall deadlines; guarded by mutex_.
+    std::map<httplib::Client*, std::chrono::steady_clock::time_point> inFlight_;
+    std::set<httplib::Client*> overdue_;  // aborted by stopOverdue(); guarded by mutex_
 };
 
 }  // namespace calltrack::app

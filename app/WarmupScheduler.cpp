@@ -30,6 +30,9 @@ void WarmupScheduler::start() {
     }
     for (int i = 0; i < options_.concurrency; ++i)
         workers_.emplace_back([this](std::stop_token st) { work(st); });
+    watchdog_ = std::make_unique<PeriodicJob>(
+        "warm-up-deadlines", std::chrono::milliseconds(100), [this] { client_.stopOverdue(); },
+        log_);
 }
 
 void WarmupScheduler::stop() {
@@ -40,6 +43,7 @@ void WarmupScheduler::stop() {
     }
     if (!planner) return;
     planner->stop();  // joins the planner thread: no new claims from here on
+    watchdog_.reset();
     client_.stopAll();
     for (auto& w : workers_) w.request_stop();
     queueCv_.notify_all();

@@ -98,6 +98,8 @@ class WarmupScheduler {
     // every worker.
     std::mutex plannerMutex_;
     std::unique_ptr<PeriodicJob> planner_;  // guarded by plannerMutex_
+    // Enforces each warm-up's overall deadline (BotWarmupClient::stopOverdue).
+    std::unique_ptr<PeriodicJob> watchdog_;  // only start() and stop() touch it
 };
 
 }  // namespace calltrack::app

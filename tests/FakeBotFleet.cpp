@@ -183,6 +183,20 @@ void FakeBotFleet::handle(const httplib::Request& req, httplib::Response& res) {
     lock.unlock();
 
     res.status = status;
+    if (const int trickle = b.trickleMs; trickle > 0 && status == 200) {
+        res.set_chunked_content_provider("text/plain", [this, trickle](size_t,
+                                                                       httplib::DataSink& sink) {
+            std::unique_lock wait(mutex_);
+            if (cv_.wait_for(wait, std::chrono::milliseconds(trickle), [&] { return stopping_; })) {
+                wait.unlock();
+                sink.done();
+                return true;
+            }
+            wait.unlock();
+            return sink.write(".", 1);
+        });
+        return;
+    }
     res.set_content(nlohmann::json{{"bot", botId}, {"status", status}}.dump(), "application/json");
 }
 

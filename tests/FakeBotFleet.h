@@ -40,6 +40,9 @@ class FakeBotFleet {
                                    // (for the default behaviour: N among all its bots)
         int errorStatus = 503;     // the status of a failed request
         bool hang = false;         // never answer while set (until the fleet stops)
+        int trickleMs = 0;         // > 0: answer 200 but send the body one byte per trickleMs, for
+                                   // ever (until the fleet stops): every read succeeds, so only an
+                                   // overall deadline ends it
     };
 
     using Steady = std::chrono::steady_clock;

@@ -260,6 +260,27 @@ TEST_SUITE("warm-up scheduler") {
         CHECK(std::chrono::steady_clock::now() - before < 15s);
     }
 
+    TEST_CASE("a bot that trickles its answer fails at its overall deadline") {
+        // Every read gets a byte within the read timeout, so only the overall
+        // deadline (BotWarmupClient::stopOverdue) can end this request.
+        Rig r(options(2));
+        r.client("acme", /*minWarm*/ 2, /*headroom*/ 0);
+        r.bot("a-trickle", "acme", /*timeoutMs*/ 400);
+        r.bot("b-ok", "acme");
+        test::FakeBotFleet::Behaviour trickle;
+        trickle.trickleMs = 50;
+        r.fleet.set("a-trickle", trickle);
+        r.scheduler.start();
+        INFO(r.log.text());
+        REQUIRE(waitFor([&] { return r.state("a-trickle") == "failed"; }));
+        CHECK(r.state("b-ok") == "ready");
+        const std::string reason =
+            scalarText(r.t, "SELECT state_reason FROM bots WHERE id = 'a-trickle'");
+        CHECK(reason.find("timed out after 400 ms") != std::string::npos);
+        CHECK(r.column("a-trickle", "failures") == 1);
+        r.scheduler.stop();
+    }
+
     TEST_CASE("failed warm-ups back off exponentially with jitter, then succeed") {
         auto o = options(1);
         o.backoff = {2000, 60'000};
