@@ -11,11 +11,15 @@
 #include "tests/TestDatabase.h"
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -162,5 +166,42 @@ inline db::EndRequest endReq(int64_t callId) {
     r.call = db::CallRef::byId(callId);
     return r;
 }
+
+// A connection like an operator's `sqlite3 calltrack.db` shell, with foreign
+// keys switched on.
+inline SQLite::Database openRaw(const std::string& path) {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE, 5000);
+    raw.exec("PRAGMA foreign_keys = ON");
+    return raw;
+}
+
+// Runs one statement; returns "" when it committed, else SQLite's message.
+inline std::string tryExec(SQLite::Database& raw, const std::string& sql) {
+    try {
+        raw.exec(sql);
+        return "";
+    } catch (const SQLite::Exception& e) {
+        return e.what();
+    }
+}
+
+// Call ids known to the workers of a stress test, shared so that threads act
+// on each other's calls.
+struct KnownCalls {
+    explicit KnownCalls(size_t window) : window(window) {}
+    const size_t window;  // picks among the newest `window` ids: mostly live calls
+    std::mutex mutex;
+    std::vector<int64_t> ids;  // guarded by mutex
+    void add(int64_t id) {
+        std::lock_guard lock(mutex);
+        ids.push_back(id);
+    }
+    std::optional<int64_t> pick(std::mt19937_64& rng) {
+        std::lock_guard lock(mutex);
+        if (ids.empty()) return std::nullopt;
+        const size_t n = std::min(ids.size(), window);
+        return ids[ids.size() - 1 - rng() % n];
+    }
+};
 
 }  // namespace calltrack::test

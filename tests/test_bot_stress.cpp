@@ -124,21 +124,7 @@ struct Counts {
         jobs{0}, warmed{0}, failedWarmups{0}, stale{0};
 };
 
-// Calls admitted by any thread, so that threads also end each other's calls.
-struct KnownCalls {
-    std::mutex mutex;
-    std::vector<int64_t> ids;  // guarded by mutex
-    void add(int64_t id) {
-        std::lock_guard lock(mutex);
-        ids.push_back(id);
-    }
-    std::optional<int64_t> pick(std::mt19937_64& rng) {
-        std::lock_guard lock(mutex);
-        if (ids.empty()) return std::nullopt;
-        const size_t window = std::min<size_t>(ids.size(), 48);
-        return ids[ids.size() - 1 - rng() % window];
-    }
-};
+using test::KnownCalls;
 
 struct Mine {
     std::string client, external;
@@ -308,7 +294,7 @@ TEST_CASE("16 threads on shared bots: no bot over capacity at any commit, all ca
     const int perThread = std::max(1, totalOps() / kThreads);
     Findings findings;
     Counts counts;
-    KnownCalls known;
+    KnownCalls known(48);
     const auto started = std::chrono::steady_clock::now();
     {
         BotSnapshotChecker checker(t.options.path, findings);

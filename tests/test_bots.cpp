@@ -164,22 +164,8 @@ int64_t activeCalls(Fx& f, const std::string& bot) {
     return f.get(bot).activeCalls;
 }
 
-// An operator's `sqlite3 calltrack.db` with foreign keys on (test_schema.cpp).
-SQLite::Database openRaw(const std::string& path) {
-    SQLite::Database raw(path, SQLite::OPEN_READWRITE, 5000);
-    raw.exec("PRAGMA foreign_keys = ON");
-    return raw;
-}
-
-// Runs one statement; "" when it committed, else SQLite's message.
-std::string tryExec(SQLite::Database& raw, const std::string& sql) {
-    try {
-        raw.exec(sql);
-        return "";
-    } catch (const SQLite::Exception& e) {
-        return e.what();
-    }
-}
+using test::openRaw;
+using test::tryExec;
 
 std::string readFile(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

@@ -3,9 +3,9 @@
 // operator's SQL shell from overbooking a client or rewriting history. Also
 // schema migration and the refusal to open databases calltrack cannot use.
 
+#include "db/IsoTime.h"
 #include "db/LeaderLease.h"
 #include "db/SchemaSql.h"
-#include "db/IsoTime.h"
 #include "tests/TestSupport.h"
 
 #include <SQLiteCpp/Exception.h>
@@ -24,23 +24,8 @@ namespace {
 
 const int64_t kFarFuture = 4'000'000'000'000;  // expires_at for hand-inserted live calls
 
-// A connection like an operator's `sqlite3 calltrack.db` shell, with foreign
-// keys switched on.
-SQLite::Database openRaw(const std::string& path) {
-    SQLite::Database raw(path, SQLite::OPEN_READWRITE, 5000);
-    raw.exec("PRAGMA foreign_keys = ON");
-    return raw;
-}
-
-// Runs one statement; returns "" when it committed, else SQLite's message.
-std::string tryExec(SQLite::Database& raw, const std::string& sql) {
-    try {
-        raw.exec(sql);
-        return "";
-    } catch (const SQLite::Exception& e) {
-        return e.what();
-    }
-}
+using test::openRaw;
+using test::tryExec;
 
 std::string slotSql(const std::optional<int64_t>& v) {
     return v ? std::to_string(*v) : "NULL";

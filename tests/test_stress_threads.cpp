@@ -39,22 +39,7 @@ struct Counts {
     std::atomic<int> admitted{0}, existing{0}, refused{0}, applied{0}, notApplied{0}, reaped{0};
 };
 
-// Call ids known to the workers, shared so threads act on each other's calls.
-struct KnownCalls {
-    std::mutex mutex;
-    std::vector<int64_t> ids;  // guarded by mutex
-    void add(int64_t id) {
-        std::lock_guard lock(mutex);
-        ids.push_back(id);
-    }
-    std::optional<int64_t> pick(std::mt19937_64& rng) {
-        std::lock_guard lock(mutex);
-        if (ids.empty()) return std::nullopt;
-        // Mostly recent calls: those are the live ones.
-        const size_t window = std::min<size_t>(ids.size(), 64);
-        return ids[ids.size() - 1 - rng() % window];
-    }
-};
+using test::KnownCalls;
 
 const char* const kClients[] = {"c2", "c3", "c4", "c5", "obs"};
 const CallState kEventStates[] = {CallState::initiated, CallState::ringing, CallState::in_progress,
@@ -135,7 +120,7 @@ TEST_CASE("16 threads against small limits: no committed snapshot ever exceeds a
     const int perThread = std::max(1, total / kThreads);
     Findings findings;
     Counts counts;
-    KnownCalls known;
+    KnownCalls known(64);  // mostly recent calls: those are the live ones
     const auto started = std::chrono::steady_clock::now();
     {
         SnapshotChecker checker(t.options.path, findings);
