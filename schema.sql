@@ -17,9 +17,9 @@
 -- on the admission path that was the single largest cost (measured with
 -- callgrind: 9 temporary b-trees per admit+end pair).
 --
--- schema-version: 2
+-- schema-version: 3
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- One row: system-wide settings and O(1) counters.
 CREATE TABLE settings (
@@ -65,13 +65,30 @@ CREATE TABLE clients (
 -- Provider credentials, apart from clients so that `select * from clients`
 -- shows no secrets. The auth token and signing secret must be stored as
 -- they are (HMAC needs the key): protect the database file like a key file.
+--
+-- v3: a Twilio account belongs to twilio_accounts, which holds its one auth
+-- token (signatures are verified with it); several clients may name the same
+-- account (a platform's master account serving many customers). The token is
+-- also copied into client_credentials.twilio_auth_token for v2 binaries still
+-- running against an upgraded file; calltrack writes both together.
 CREATE TABLE client_credentials (
     client_id          TEXT PRIMARY KEY REFERENCES clients (id),
-    twilio_account_sid TEXT UNIQUE CHECK (twilio_account_sid IS NULL OR length(twilio_account_sid) BETWEEN 1 AND 64),
+    twilio_account_sid TEXT CHECK (twilio_account_sid IS NULL OR length(twilio_account_sid) BETWEEN 1 AND 64),
     twilio_auth_token  TEXT CHECK (twilio_auth_token IS NULL OR length(twilio_auth_token) BETWEEN 1 AND 256),
     webhook_secret     TEXT CHECK (webhook_secret IS NULL OR length(webhook_secret) BETWEEN 7 AND 256),
     updated_at         INTEGER NOT NULL,
+    -- v3: where the inbound gate sends an admitted call (TwiML <Redirect>)
+    twilio_voice_url   TEXT CHECK (twilio_voice_url IS NULL OR (length(twilio_voice_url) BETWEEN 8 AND 2048
+                                   AND (twilio_voice_url GLOB 'http://?*' OR twilio_voice_url GLOB 'https://?*'))),
     CHECK ((twilio_account_sid IS NULL) = (twilio_auth_token IS NULL))
+) STRICT;
+CREATE INDEX client_credentials_by_twilio_account ON client_credentials (twilio_account_sid)
+    WHERE twilio_account_sid IS NOT NULL;
+
+CREATE TABLE twilio_accounts (
+    account_sid TEXT PRIMARY KEY CHECK (length(account_sid) BETWEEN 1 AND 64),
+    auth_token  TEXT NOT NULL CHECK (length(auth_token) BETWEEN 1 AND 256),
+    updated_at  INTEGER NOT NULL
 ) STRICT;
 
 -- Bearer tokens for the API. Only a SHA-256 of each token is stored (tokens
@@ -129,6 +146,11 @@ CREATE TABLE calls (
     -- v2: the bot carrying the call (clients with bots_required). The bot
     -- gets its capacity back, by trigger, exactly once: when the call ends.
     bot_id        TEXT,
+    -- v3: the provider's id of the call (a Twilio CallSid), unique among all
+    -- calls and set at most once: at admission (inbound gate), by PATCH, or by
+    -- the first signed status callback that names the call (?call_id=).
+    provider_call_id TEXT CHECK (provider_call_id IS NULL OR (length(provider_call_id) BETWEEN 1 AND 64
+                                 AND provider_call_id NOT GLOB '*[^A-Za-z0-9._:-]*')),
     UNIQUE (client_id, external_id),
     CHECK ((client_slot IS NULL) = (global_slot IS NULL)),
     CHECK ((ended_at IS NULL) = ((state = 'reserved' OR state = 'initiated' OR state = 'ringing' OR state = 'in_progress'))),
@@ -149,6 +171,8 @@ CREATE UNIQUE INDEX calls_live_global_slot ON calls (global_slot) WHERE ended_at
 CREATE INDEX calls_live_expiry ON calls (expires_at) WHERE ended_at IS NULL;
 -- Newest-first listings of ended calls per client.
 CREATE INDEX calls_client_recent ON calls (client_id, id);
+-- v3: status callbacks find their call by the provider's id.
+CREATE UNIQUE INDEX calls_by_provider_call_id ON calls (provider_call_id) WHERE provider_call_id IS NOT NULL;
 
 -- Free-slot hints so admission finds a slot number in O(log n). Maintained by
 -- the triggers below; the unique indexes above, not these tables, are the
@@ -180,9 +204,12 @@ CREATE TABLE call_events (
     sequence        INTEGER,        -- provider sequence number, if any
     occurred_at     INTEGER,        -- when the provider says it happened
     source          TEXT NOT NULL,  -- api, cli, reaper, twilio, ...
-    idempotency_key TEXT            -- provider event id; unique when present
+    idempotency_key TEXT            -- event id; unique per (client, source) when present
 ) STRICT;
-CREATE UNIQUE INDEX call_events_idempotency ON call_events (idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- v3: event ids are per tenant: one client's "evt-42" never makes another
+-- client's "evt-42" a duplicate.
+CREATE UNIQUE INDEX call_events_idempotency_per_client ON call_events (client_id, source, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 -- Duplicate detection by provider sequence number. Events without one
 -- (admissions, ends, timeouts: the hot path) stay out of every index but the
 -- primary key; a call's history is found through this index or a scan.
@@ -191,6 +218,30 @@ CREATE INDEX call_events_by_sequence ON call_events (call_id, sequence) WHERE se
 CREATE INDEX call_events_orphans ON call_events (client_id, external_id) WHERE call_id IS NULL;
 -- Refusals in a recent window (usage reports).
 CREATE INDEX call_events_refusals ON call_events (at, client_id) WHERE outcome = 'refused';
+
+-- v3: provider events that arrived before their call was admitted, or before
+-- the provider's id was bound to it (a ringing callback that beats the
+-- dialer's PATCH). Each is also recorded in call_events (unknown_call); it is
+-- kept here until the call appears, then applied in sequence order and
+-- deleted, in the transaction that admits or binds the call.
+--   call_ref: the CallSid (Twilio) or the external id (other senders);
+--   scope: who may claim it: a client id, or for Twilio the AccountSid
+--   (several clients may share an account; the call decides which).
+CREATE TABLE pending_events (
+    id              INTEGER PRIMARY KEY,
+    received_at     INTEGER NOT NULL,
+    source          TEXT NOT NULL CHECK (length(source) BETWEEN 1 AND 32),
+    client_id       TEXT,
+    account_sid     TEXT,
+    call_ref        TEXT NOT NULL CHECK (length(call_ref) BETWEEN 1 AND 128),
+    status          TEXT NOT NULL CHECK ((status = 'initiated' OR status = 'ringing' OR status = 'in_progress' OR status = 'completed' OR status = 'busy' OR status = 'failed' OR status = 'no_answer' OR status = 'canceled')),
+    sequence        INTEGER,
+    occurred_at     INTEGER,
+    idempotency_key TEXT,
+    CHECK ((client_id IS NULL) <> (account_sid IS NULL))
+) STRICT;
+CREATE INDEX pending_events_by_ref ON pending_events (call_ref);
+CREATE INDEX pending_events_age ON pending_events (received_at);
 
 -- Singleton background jobs (reaper, later the bot scheduler): one holder at
 -- a time; another process takes over once expires_at has passed.
@@ -284,8 +335,8 @@ CREATE INDEX demand_schedules_by_client ON demand_schedules (client_id, ends_at)
 --  * INSERT OR REPLACE must never delete a call: REPLACE deletes the
 --    conflicting row without firing DELETE triggers (unless the connection
 --    enabled recursive_triggers), which would drop a live call and leave the
---    counters wrong. So a conflict on id, on (client_id, external_id) or on a
---    live slot is refused here, before REPLACE can act;
+--    counters wrong. So a conflict on id, on (client_id, external_id), on
+--    provider_call_id or on a live slot is refused here, before REPLACE can act;
 --  * a live call must belong to a known client (foreign keys are off in a
 --    plain sqlite3 shell, so the trigger checks it itself), hold slots within
 --    the limits in force, not be for a disabled client, and hold a slot unless
@@ -300,6 +351,9 @@ BEGIN
             RAISE(ABORT, 'calltrack: a call with this id exists')
         WHEN EXISTS (SELECT 1 FROM calls c WHERE c.client_id = NEW.client_id AND c.external_id = NEW.external_id) THEN
             RAISE(ABORT, 'calltrack: this client already has a call with this external_id')
+        WHEN NEW.provider_call_id IS NOT NULL
+             AND EXISTS (SELECT 1 FROM calls c WHERE c.provider_call_id = NEW.provider_call_id) THEN
+            RAISE(ABORT, 'calltrack: another call has this provider_call_id')
         WHEN NEW.ended_at IS NOT NULL THEN NULL
         WHEN s.id IS NULL THEN
             RAISE(ABORT, 'calltrack: the settings row is missing')
@@ -349,6 +403,16 @@ WHEN NEW.id IS NOT OLD.id OR NEW.client_id IS NOT OLD.client_id OR NEW.client_sl
   OR NEW.bot_id IS NOT OLD.bot_id
 BEGIN
     SELECT RAISE(ABORT, 'calltrack: a call''s id, client, external id, slots and bot never change');
+END;
+
+-- v3: the provider's id is bound once and never moves to another call.
+-- Checked here and not only by the unique index: UPDATE OR REPLACE onto
+-- another call's provider_call_id would delete that call.
+CREATE TRIGGER calls_provider_call_id_once BEFORE UPDATE OF provider_call_id ON calls
+WHEN NEW.provider_call_id IS NOT OLD.provider_call_id AND (OLD.provider_call_id IS NOT NULL OR
+     EXISTS (SELECT 1 FROM calls c WHERE c.provider_call_id = NEW.provider_call_id AND c.id <> OLD.id))
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: a call''s provider_call_id is set at most once and belongs to one call');
 END;
 
 -- Forward only: reserved < initiated < ringing < in_progress < terminal, and a

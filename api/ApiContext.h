@@ -9,7 +9,9 @@
 #include "db/ClientRegistry.h"
 #include "db/Database.h"
 #include "db/DemandSchedules.h"
+#include "db/ProviderCallEvents.h"
 
+#include <atomic>
 #include <chrono>
 #include <string>
 
@@ -22,6 +24,7 @@ struct ApiContext {
     db::ClientRegistry& clients;
     db::BotRegistry& bots;
     db::DemandSchedules& schedules;
+    db::ProviderCallEvents& providerEvents;
     const db::Clock& clock;
     JsonLog& log;
     std::chrono::milliseconds requestDeadline{2000};
@@ -30,6 +33,14 @@ struct ApiContext {
     // signatures cover the URL as the provider saw it. Empty: taken from the
     // request's Host header, as http.
     std::string publicUrl{};
+
+    // Per-process counts of what the database never saw (GET /v1/usage).
+    struct Counters {
+        // inbound calls answered <Reject> because the database did not
+        // answer within the request deadline
+        std::atomic<int64_t> gateDatabaseRejects{0};
+    };
+    Counters counters{};
 
     db::Deadline deadline() const { return std::chrono::steady_clock::now() + requestDeadline; }
 };

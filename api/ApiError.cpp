@@ -6,6 +6,7 @@ nlohmann::json ApiError::body(const ApiError& e, const std::string& requestId) {
     nlohmann::json out = {
         {"error", {{"code", e.code}, {"message", e.what()}, {"request_id", requestId}}}};
     if (e.retryAfterMs) out["retry_after_ms"] = *e.retryAfterMs;
+    for (const auto& [name, value] : e.extra.items()) out[name] = value;
     return out;
 }
 
@@ -18,6 +19,8 @@ ApiError ApiError::fromEngine(const db::EngineError& e) {
             return {404, "not_found", e.what()};
         case ErrorCode::conflict:
             return {409, "conflict", e.what()};
+        case ErrorCode::provider_id_conflict:
+            return {409, "provider_call_id_conflict", e.what()};
         case ErrorCode::busy:
         case ErrorCode::deadline_exceeded: {
             ApiError out(

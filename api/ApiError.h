@@ -23,6 +23,8 @@ class ApiError : public std::runtime_error {
     std::string code;
     std::optional<int64_t> retryAfterMs;
     std::string allow;  // for 405
+    // Fields beside "error" in the body (e.g. "call" for call_already_ended).
+    nlohmann::json extra = nlohmann::json::object();
 
     static ApiError badRequest(const std::string& message) {
         return {400, "invalid_request", message};
@@ -30,7 +32,11 @@ class ApiError : public std::runtime_error {
     static ApiError notFound(const std::string& code, const std::string& message) {
         return {404, code, message};
     }
-    // {"error": {code, message, request_id}} plus retry_after_ms when set.
+    static ApiError unknownField(const std::string& message) {
+        return {400, "unknown_field", message};
+    }
+    // {"error": {code, message, request_id}} plus retry_after_ms when set,
+    // plus `extra`.
     static nlohmann::json body(const ApiError& e, const std::string& requestId);
     // Maps an engine error to its HTTP status and stable code.
     static ApiError fromEngine(const db::EngineError& e);

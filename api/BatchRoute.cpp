@@ -35,7 +35,7 @@ ItemWork prepare(const nlohmann::json& item, const RequestContext& rc, const db:
     const JsonBody body("application/json", item.dump());
     const auto op = body.requiredText("op", 16);
     if (op == "admit") {
-        auto request = CallMessages::admitRequest(body, rc);
+        auto request = CallMessages::admitRequest(body, rc, {"op"});
         db::AdmissionEngine::validate(request);
         return [request, itemId, &clock, &admission](db::Connection& c) -> ItemReply {
             const auto r = db::AdmissionEngine::admitIn(c, clock.nowMs(), request);
@@ -46,6 +46,8 @@ ItemWork prepare(const nlohmann::json& item, const RequestContext& rc, const db:
             if (r.outcome == db::AdmitResult::Outcome::refused) {
                 return errorReply(CallMessages::refusal(r, request.clientId), itemId);
             }
+            if (r.outcome == db::AdmitResult::Outcome::already_ended)
+                return errorReply(CallMessages::alreadyEnded(r), itemId);
             return {CallMessages::admittedStatus(r), CallMessages::admittedBody(r)};
         };
     }
@@ -53,14 +55,14 @@ ItemWork prepare(const nlohmann::json& item, const RequestContext& rc, const db:
     if (!callId) throw ApiError::badRequest("call_id is required");
     const auto ref = CallMessages::callRef(rc, std::to_string(*callId));
     if (op == "event") {
-        auto ev = CallMessages::statusEvent(body, ref);
+        auto ev = CallMessages::statusEvent(body, ref, {"op", "call_id"});
         return [ev, &clock](db::Connection& c) -> ItemReply {
             return {200, CallMessages::eventBody(
                              db::CallLifecycle::applyStatusIn(c, clock.nowMs(), ev))};
         };
     }
     if (op == "end") {
-        auto end = CallMessages::endRequest(body, ref);
+        auto end = CallMessages::endRequest(body, ref, {"op", "call_id"});
         return [end, &clock](db::Connection& c) -> ItemReply {
             return {200, CallMessages::eventBody(db::CallLifecycle::endIn(c, clock.nowMs(), end))};
         };
@@ -91,6 +93,7 @@ void addBatchRoute(Router& router, ApiContext& ctx) {
         [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams&,
                RequestContext& rc) {
             JsonBody body(req.get_header_value("Content-Type"), req.body);
+            body.allowOnly({"items"});
             const auto it = body.json().find("items");
             if (it == body.json().end() || !it->is_array()) {
                 throw ApiError::badRequest("items must be an array");

@@ -31,6 +31,7 @@ ApiError botBusy(const db::EngineError& e) {
 // The whole configuration: PUT replaces it, absent fields take their defaults.
 db::BotConfig botConfig(const JsonBody& body) {
     db::BotConfig config;
+    body.allowOnly({"client_id", "warmup_url", "capacity", "warmup_timeout_ms"});
     config.clientId = body.text("client_id", 64);
     config.warmupUrl = body.requiredText("warmup_url", 2048);
     config.capacity = body.integer("capacity", 1, 10'000).value_or(config.capacity);

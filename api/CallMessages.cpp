@@ -27,7 +27,9 @@ bool maySeeClient(const RequestContext& rc, const std::string& clientId) {
 
 }  // namespace
 
-db::AdmitRequest CallMessages::admitRequest(const JsonBody& body, const RequestContext& rc) {
+db::AdmitRequest CallMessages::admitRequest(const JsonBody& body, const RequestContext& rc,
+                                            JsonBody::Fields more) {
+    body.allowOnly({"client_id", "external_id", "provider", "metadata"}, more);
     db::AdmitRequest admit;
     admit.clientId = body.requiredText("client_id", 64);
     admit.externalId = body.text("external_id", 128);
@@ -42,15 +44,20 @@ db::AdmitRequest CallMessages::admitRequest(const JsonBody& body, const RequestC
     return admit;
 }
 
-db::StatusEvent CallMessages::statusEvent(const JsonBody& body, db::CallRef call) {
+db::StatusEvent CallMessages::statusEvent(const JsonBody& body, db::CallRef call,
+                                          JsonBody::Fields more) {
+    body.allowOnly({"status", "sequence", "occurred_at", "event_id", "expected_version"}, more);
     db::StatusEvent ev;
     ev.call = std::move(call);
     const auto status = body.requiredText("status", 32);
-    const auto state = db::parseCallState(status);
+    // A dialer may forward its provider's spelling (Twilio's in-progress,
+    // no-answer, queued) as it came.
+    auto state = db::parseCallState(status);
+    if (!state) state = db::parseTwilioStatus(status);
     if (!state || *state == db::CallState::reserved || *state == db::CallState::timed_out) {
         throw ApiError::badRequest(
             "status must be one of initiated, ringing, in_progress, completed, busy, failed, "
-            "no_answer, canceled");
+            "no_answer, canceled (or Twilio's queued, in-progress, no-answer)");
     }
     ev.status = *state;
     ev.sequence = body.integer("sequence", 0);
@@ -61,7 +68,9 @@ db::StatusEvent CallMessages::statusEvent(const JsonBody& body, db::CallRef call
     return ev;
 }
 
-db::EndRequest CallMessages::endRequest(const JsonBody& body, db::CallRef call) {
+db::EndRequest CallMessages::endRequest(const JsonBody& body, db::CallRef call,
+                                        JsonBody::Fields more) {
+    body.allowOnly({"reason", "expected_version"}, more);
     db::EndRequest end;
     end.call = std::move(call);
     end.reason = body.text("reason", 200);
@@ -79,6 +88,16 @@ db::CallRef CallMessages::callRef(const RequestContext& rc, const std::string& i
     db::CallRef ref = db::CallRef::byId(id);
     if (!rc.principal.isAdmin()) ref.clientId = rc.principal.clientId;
     return ref;
+}
+
+db::CallRef CallMessages::externalRef(const RequestContext& rc, const std::string& clientId,
+                                      const std::string& externalId) {
+    if (!maySeeClient(rc, clientId) || clientId.empty() || externalId.empty() ||
+        externalId.size() > 128) {
+        throw ApiError::notFound("call_not_found", "no call " + externalId.substr(0, 128) +
+                                                       " for client " + clientId.substr(0, 64));
+    }
+    return db::CallRef::byExternal(clientId, externalId);
 }
 
 int CallMessages::admittedStatus(const db::AdmitResult& r) {
@@ -110,6 +129,14 @@ ApiError CallMessages::refusal(const db::AdmitResult& r, const std::string& clie
                    ", global " + std::to_string(r.global.active) + "/" +
                    std::to_string(r.global.limit) + ")");
     e.retryAfterMs = r.retryAfterMs.value_or(kRetryAfterMs);
+    return e;
+}
+
+ApiError CallMessages::alreadyEnded(const db::AdmitResult& r) {
+    ApiError e(409, "call_already_ended",
+               "call " + r.call->externalId + " already ended as " + db::nameOf(r.call->state) +
+                   " (" + r.call->endReason.value_or("ended") + "): do not dial it");
+    e.extra["call"] = ResourceJson::call(*r.call);
     return e;
 }
 

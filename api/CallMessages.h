@@ -19,19 +19,31 @@ class CallMessages {
     // engine gives its own hint (bot_unavailable: the typical warm-up time).
     static constexpr int64_t kRetryAfterMs = 1000;
 
+    // Each reader refuses unknown fields; `more` are fields the caller reads
+    // itself (a batch item's "op" and "call_id").
     // POST /v1/calls body; checks that the caller may act for the client.
-    static db::AdmitRequest admitRequest(const JsonBody& body, const RequestContext& rc);
+    static db::AdmitRequest admitRequest(const JsonBody& body, const RequestContext& rc,
+                                         JsonBody::Fields more = {});
     // POST /v1/calls/{id}/events body (the call is named by the caller).
-    static db::StatusEvent statusEvent(const JsonBody& body, db::CallRef call);
+    // status: calltrack's names or the provider's (in-progress, no-answer, queued).
+    static db::StatusEvent statusEvent(const JsonBody& body, db::CallRef call,
+                                       JsonBody::Fields more = {});
     // POST /v1/calls/{id}/end body.
-    static db::EndRequest endRequest(const JsonBody& body, db::CallRef call);
+    static db::EndRequest endRequest(const JsonBody& body, db::CallRef call,
+                                     JsonBody::Fields more = {});
     // The call a path or item names, scoped to what the caller may see.
     static db::CallRef callRef(const RequestContext& rc, const std::string& idText);
+    // The call /v1/clients/{client_id}/calls/{external_id}/... names; a client
+    // token naming another client finds nothing (404).
+    static db::CallRef externalRef(const RequestContext& rc, const std::string& clientId,
+                                   const std::string& externalId);
 
     // 201 (admitted) or 200 (existing) and its body; refusals are errors.
     static int admittedStatus(const db::AdmitResult& r);
     static nlohmann::json admittedBody(const db::AdmitResult& r);
     static ApiError refusal(const db::AdmitResult& r, const std::string& clientId);
+    // 409 call_already_ended, with the ended call in the body.
+    static ApiError alreadyEnded(const db::AdmitResult& r);
     static nlohmann::json eventBody(const db::EventResult& r);
 };
 

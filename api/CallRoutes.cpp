@@ -33,8 +33,119 @@ void admitOnce(ApiContext& ctx, const httplib::Request& req, httplib::Response& 
     const auto r = ctx.admission.admit(admit, ctx.deadline());
     if (r.outcome == db::AdmitResult::Outcome::refused)
         throw CallMessages::refusal(r, admit.clientId);
+    if (r.outcome == db::AdmitResult::Outcome::already_ended) {
+        rc.call = r.call->id;
+        throw CallMessages::alreadyEnded(r);
+    }
     rc.call = r.call->id;
     sendJson(res, CallMessages::admittedStatus(r), CallMessages::admittedBody(r));
+}
+
+// Which call a route names: by calltrack id (/v1/calls/{id}) or by the
+// caller's own id (/v1/clients/{client_id}/calls/{external_id}).
+using CallRefOf = db::CallRef (*)(const RequestContext&, const RouteParams&);
+
+db::CallRef byCallId(const RequestContext& rc, const RouteParams& p) {
+    return CallMessages::callRef(rc, p[0]);
+}
+db::CallRef byExternalId(const RequestContext& rc, const RouteParams& p) {
+    return CallMessages::externalRef(rc, p[0], p[1]);
+}
+
+// GET, PATCH (bind the provider's id), events, heartbeat and end of one call.
+void addCallOperations(Router& router, ApiContext& ctx, const std::string& base, CallRefOf refOf) {
+    router.add("GET", base,
+               [&ctx, refOf](const httplib::Request&, httplib::Response& res, const RouteParams& p,
+                             RequestContext& rc) {
+                   const auto ref = refOf(rc, p);
+                   auto call = ctx.database.readers().read(
+                       [&](db::Connection& c) { return db::CallTable::find(c, ref); });
+                   if (!call) throw ApiError::notFound("call_not_found", "no such call");
+                   rc.call = call->call.id;
+                   sendJson(res, 200, {{"call", ResourceJson::call(call->call)}});
+               });
+
+    router.add("PATCH", base,
+               [&ctx, refOf](const httplib::Request& req, httplib::Response& res,
+                             const RouteParams& p, RequestContext& rc) {
+                   JsonBody body(req.get_header_value("Content-Type"), req.body);
+                   body.allowOnly({"provider_call_id"});
+                   const auto providerCallId = body.requiredText("provider_call_id", 64);
+                   const auto ref = refOf(rc, p);
+                   rc.call = ref.id;
+                   rc.log["provider_call_id"] = providerCallId;
+                   const auto call = onCall([&] {
+                       return ctx.providerEvents.bind(ref, providerCallId, ctx.deadline());
+                   });
+                   rc.call = call.id;
+                   sendJson(res, 200, {{"call", ResourceJson::call(call)}});
+               });
+
+    router.add("POST", base + "/events",
+               [&ctx, refOf](const httplib::Request& req, httplib::Response& res,
+                             const RouteParams& p, RequestContext& rc) {
+                   JsonBody body(req.get_header_value("Content-Type"), req.body);
+                   const auto ev = CallMessages::statusEvent(body, refOf(rc, p));
+                   rc.call = ev.call.id;
+                   const auto r =
+                       onCall([&] { return ctx.lifecycle.applyStatus(ev, ctx.deadline()); });
+                   if (r.call) rc.call = r.call->id;
+                   rc.log["outcome"] = db::nameOf(r.outcome);
+                   sendJson(res, 200, CallMessages::eventBody(r));
+               });
+
+    router.add("POST", base + "/heartbeat",
+               [&ctx, refOf](const httplib::Request& req, httplib::Response& res,
+                             const RouteParams& p, RequestContext& rc) {
+                   JsonBody body(req.get_header_value("Content-Type"), req.body, true);
+                   body.allowOnly({});
+                   const auto ref = refOf(rc, p);
+                   rc.call = ref.id;
+                   const auto r =
+                       onCall([&] { return ctx.lifecycle.heartbeat(ref, "api", ctx.deadline()); });
+                   if (r.call) rc.call = r.call->id;
+                   rc.log["outcome"] = db::nameOf(r.outcome);
+                   sendJson(res, 200, CallMessages::eventBody(r));
+               });
+
+    router.add("POST", base + "/end",
+               [&ctx, refOf](const httplib::Request& req, httplib::Response& res,
+                             const RouteParams& p, RequestContext& rc) {
+                   JsonBody body(req.get_header_value("Content-Type"), req.body, true);
+                   const auto end = CallMessages::endRequest(body, refOf(rc, p));
+                   rc.call = end.call.id;
+                   const auto r = onCall([&] { return ctx.lifecycle.end(end, ctx.deadline()); });
+                   if (r.call) rc.call = r.call->id;
+                   rc.log["outcome"] = db::nameOf(r.outcome);
+                   sendJson(res, 200, CallMessages::eventBody(r));
+               });
+}
+
+// GET /v1/calls?provider_call_id= or ?client_id=&external_id=: the one call
+// with that id, as a list (empty when there is none the caller may see).
+std::optional<db::Call> lookup(ApiContext& ctx, const httplib::Request& req,
+                               const RequestContext& rc) {
+    std::optional<db::CallWithTimeouts> found;
+    if (req.has_param("provider_call_id")) {
+        const auto& id = req.get_param_value("provider_call_id");
+        if (id.empty() || id.size() > 64)
+            throw ApiError::badRequest("provider_call_id must be 1 to 64 characters");
+        found = ctx.database.readers().read(
+            [&](db::Connection& c) { return db::CallTable::findByProviderCallId(c, id); });
+    } else {
+        const auto& external = req.get_param_value("external_id");
+        if (external.empty() || external.size() > 128)
+            throw ApiError::badRequest("external_id must be 1 to 128 characters");
+        std::string client = req.get_param_value("client_id");
+        if (client.empty() && !rc.principal.isAdmin()) client = rc.principal.clientId;
+        if (client.empty())
+            throw ApiError::badRequest("external_id needs client_id: external ids are per client");
+        found = ctx.database.readers().read([&](db::Connection& c) {
+            return db::CallTable::find(c, db::CallRef::byExternal(client, external));
+        });
+    }
+    if (!found || !maySee(rc, found->call.clientId)) return std::nullopt;
+    return std::move(found->call);
 }
 
 }  // namespace
@@ -93,21 +204,16 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
             idempotency->complete(scope, key, res.status, res.body);
         });
 
-    router.add("GET", "/v1/calls/{id}",
-               [&ctx](const httplib::Request&, httplib::Response& res, const RouteParams& p,
-                      RequestContext& rc) {
-                   const auto ref = CallMessages::callRef(rc, p[0]);
-                   rc.call = ref.id;
-                   auto call = ctx.database.readers().read(
-                       [&](db::Connection& c) { return db::CallTable::find(c, ref); });
-                   if (!call) throw ApiError::notFound("call_not_found", "no call " + p[0]);
-                   sendJson(res, 200, {{"call", ResourceJson::call(call->call)}});
-               });
-
     router.add(
         "GET", "/v1/calls",
         [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams&,
                RequestContext& rc) {
+            if (req.has_param("provider_call_id") || req.has_param("external_id")) {
+                nlohmann::json list = nlohmann::json::array();
+                if (auto call = lookup(ctx, req, rc)) list.push_back(ResourceJson::call(*call));
+                sendJson(res, 200, {{"calls", list}, {"next_cursor", nullptr}});
+                return;
+            }
             db::CallTable::ListFilter filter;
             if (req.has_param("client_id")) filter.clientId = req.get_param_value("client_id");
             if (!rc.principal.isAdmin()) {
@@ -159,37 +265,8 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
             sendJson(res, 200, {{"calls", list}, {"next_cursor", next}});
         });
 
-    router.add("POST", "/v1/calls/{id}/events",
-               [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams& p,
-                      RequestContext& rc) {
-                   JsonBody body(req.get_header_value("Content-Type"), req.body);
-                   const auto ev = CallMessages::statusEvent(body, CallMessages::callRef(rc, p[0]));
-                   rc.call = ev.call.id;
-                   const auto r =
-                       onCall([&] { return ctx.lifecycle.applyStatus(ev, ctx.deadline()); });
-                   sendJson(res, 200, CallMessages::eventBody(r));
-               });
-
-    router.add("POST", "/v1/calls/{id}/heartbeat",
-               [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams& p,
-                      RequestContext& rc) {
-                   JsonBody body(req.get_header_value("Content-Type"), req.body, true);
-                   const auto ref = CallMessages::callRef(rc, p[0]);
-                   rc.call = ref.id;
-                   const auto r =
-                       onCall([&] { return ctx.lifecycle.heartbeat(ref, "api", ctx.deadline()); });
-                   sendJson(res, 200, CallMessages::eventBody(r));
-               });
-
-    router.add("POST", "/v1/calls/{id}/end",
-               [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams& p,
-                      RequestContext& rc) {
-                   JsonBody body(req.get_header_value("Content-Type"), req.body, true);
-                   const auto end = CallMessages::endRequest(body, CallMessages::callRef(rc, p[0]));
-                   rc.call = end.call.id;
-                   const auto r = onCall([&] { return ctx.lifecycle.end(end, ctx.deadline()); });
-                   sendJson(res, 200, CallMessages::eventBody(r));
-               });
+    addCallOperations(router, ctx, "/v1/calls/{id}", byCallId);
+    addCallOperations(router, ctx, "/v1/clients/{client_id}/calls/{external_id}", byExternalId);
 }
 
 }  // namespace calltrack::api

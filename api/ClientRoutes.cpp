@@ -4,39 +4,28 @@
 #include "api/Routes.h"
 #include "db/UsageQueries.h"
 
-#include <set>
 #include <string>
 
 namespace calltrack::api {
 
 namespace {
 
-// More bots than any one pool could sensibly keep warm: a bound against typos.
-constexpr int64_t kMaxWarmBots = 100'000;
-
 // "warm_pool": each field optional (absent keeps its value); max_warm null
-// means no cap. Unknown fields are refused: a typo such as "min_ready" would
-// otherwise leave the policy silently unchanged.
+// means no cap.
 db::ClientPatch::WarmPool warmPoolPatch(const nlohmann::json& object) {
-    static const std::set<std::string> kFields = {"min_warm", "headroom", "max_warm", "warm_ttl_s",
-                                                  "lead_time_s"};
-    for (const auto& [name, value] : object.items()) {
-        if (!kFields.count(name)) {
-            throw ApiError::badRequest("warm_pool." + name +
-                                       " is not a field: use min_warm, headroom, max_warm, "
-                                       "warm_ttl_s, lead_time_s");
-        }
-    }
+    using B = db::ClientBounds;
     const JsonBody inner("application/json", object.dump());
+    inner.allowOnly({"min_warm", "headroom", "max_warm", "warm_ttl_s", "lead_time_s"}, {},
+                    "warm_pool.");
     db::ClientPatch::WarmPool w;
     try {
-        w.minWarm = inner.integer("min_warm", 0, kMaxWarmBots);
-        w.headroom = inner.integer("headroom", 0, kMaxWarmBots);
+        w.minWarm = inner.integer("min_warm", 0, B::kMaxWarmBots);
+        w.headroom = inner.integer("headroom", 0, B::kMaxWarmBots);
         // Present and null: no cap (an engaged optional holding nothing).
         if (object.contains("max_warm"))
-            w.maxWarm.emplace(inner.integer("max_warm", 0, kMaxWarmBots));
-        w.warmTtlS = inner.integer("warm_ttl_s", 1, 86'400);
-        w.leadTimeS = inner.integer("lead_time_s", 0, 86'400);
+            w.maxWarm.emplace(inner.integer("max_warm", 0, B::kMaxWarmBots));
+        w.warmTtlS = inner.integer("warm_ttl_s", 1, B::kMaxWarmTtlS);
+        w.leadTimeS = inner.integer("lead_time_s", 0, B::kMaxLeadTimeS);
     } catch (const ApiError& e) {
         throw ApiError(e.status, e.code, std::string("warm_pool.") + e.what());
     }
@@ -44,22 +33,31 @@ db::ClientPatch::WarmPool warmPoolPatch(const nlohmann::json& object) {
 }
 
 db::ClientPatch clientPatch(const JsonBody& body) {
+    using B = db::ClientBounds;
+    body.allowOnly({"name", "max_concurrent", "enabled", "mode", "ring_timeout_s", "max_call_s",
+                    "twilio", "webhook_secret", "bots_required", "warm_pool"});
     db::ClientPatch p;
     if (const auto* twilio = body.object("twilio")) {
         const JsonBody inner("application/json", twilio->dump());
-        p.twilio = db::ClientPatch::Twilio{inner.requiredText("account_sid", 64),
-                                           inner.requiredText("auth_token", 256)};
+        inner.allowOnly({"account_sid", "auth_token", "voice_url"}, {}, "twilio.");
+        try {
+            p.twilio = db::ClientPatch::Twilio{inner.requiredText("account_sid", 64),
+                                               inner.requiredText("auth_token", 256),
+                                               inner.text("voice_url", 2048)};
+        } catch (const ApiError& e) {
+            throw ApiError(e.status, e.code, std::string("twilio.") + e.what());
+        }
     }
     p.webhookSecret = body.text("webhook_secret", 256);
     p.name = body.text("name", 200);
-    p.maxConcurrent = body.integer("max_concurrent", 0, 1'000'000'000);
+    p.maxConcurrent = body.integer("max_concurrent", 0, B::kMaxConcurrent);
     p.enabled = body.boolean("enabled");
     if (auto mode = body.text("mode", 16)) {
         p.mode = db::parseClientMode(*mode);
         if (!p.mode) throw ApiError::badRequest("mode must be \"enforce\" or \"observe\"");
     }
-    p.ringTimeoutS = body.integer("ring_timeout_s", 1, 86'400);
-    p.maxCallS = body.integer("max_call_s", 1, 7 * 86'400);
+    p.ringTimeoutS = body.integer("ring_timeout_s", 1, B::kMaxRingTimeoutS);
+    p.maxCallS = body.integer("max_call_s", 1, B::kMaxCallS);
     p.botsRequired = body.boolean("bots_required");
     if (const auto* warmPool = body.object("warm_pool")) p.warmPool = warmPoolPatch(*warmPool);
     return p;
@@ -104,8 +102,9 @@ void addClientRoutes(Router& router, ApiContext& ctx) {
                RequestContext& rc) {
             requireAdmin(rc);
             JsonBody body(req.get_header_value("Content-Type"), req.body);
+            body.allowOnly({"max_concurrent"});
             const auto g = ctx.clients.setGlobalLimit(
-                body.requiredInteger("max_concurrent", 0, 1'000'000'000));
+                body.requiredInteger("max_concurrent", 0, db::ClientBounds::kMaxConcurrent));
             sendJson(res, 200, {{"global", {{"max_concurrent", g.limit}, {"active", g.active}}}});
         });
 
@@ -125,7 +124,11 @@ void addClientRoutes(Router& router, ApiContext& ctx) {
                        rc.principal.isAdmin() ? nullptr : &rc.principal.clientId;
                    auto report = ctx.database.readers().read(
                        [&](db::Connection& c) { return db::UsageQueries::report(c, since, only); });
-                   sendJson(res, 200, ResourceJson::usageReport(report));
+                   auto body = ResourceJson::usageReport(report);
+                   // This process's own count: the database never saw these.
+                   body["inbound_gate"] = {
+                       {"database_unavailable_rejects", ctx.counters.gateDatabaseRejects.load()}};
+                   sendJson(res, 200, body);
                });
 }
 

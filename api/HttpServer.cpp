@@ -87,6 +87,7 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
     addCallRoutes(router_, ctx_);
     addClientRoutes(router_, ctx_);
     addWebhookRoutes(router_, ctx_);
+    addTwilioVoiceRoute(router_, ctx_);
     addBatchRoute(router_, ctx_);
     addBotRoutes(router_, ctx_);
     addWarmPoolRoutes(router_, ctx_);
@@ -127,12 +128,12 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
             status == 413
                 ? "the body is larger than " + std::to_string(options_.maxBodyBytes) + " bytes"
                 : "the request could not be processed";
-        renderError(req, res, status, code, message, std::nullopt, "");
+        renderError(req, res, ApiError(status, code, message));
     });
     // Never let an exception's what() out in a header (cpp-httplib's default).
     server_.set_exception_handler(
         [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
-            renderError(req, res, 500, "internal", "internal error", std::nullopt, "");
+            renderError(req, res, ApiError(500, "internal", "internal error"));
         });
 
     if (options_.port == 0) {
@@ -167,9 +168,8 @@ void HttpServer::stop() {
     thread_.join();
 }
 
-void HttpServer::renderError(const httplib::Request& req, httplib::Response& res, int status,
-                             const std::string& code, const std::string& message,
-                             std::optional<int64_t> retryAfterMs, const std::string& allow) {
+void HttpServer::renderError(const httplib::Request& req, httplib::Response& res,
+                             const ApiError& error) {
     std::string requestId = res.get_header_value("X-Request-Id");
     if (requestId.empty()) {
         requestId = acceptableRequestId(req.get_header_value("X-Request-Id"))
@@ -177,12 +177,10 @@ void HttpServer::renderError(const httplib::Request& req, httplib::Response& res
                         : newRequestId();
         res.set_header("X-Request-Id", requestId);
     }
-    ApiError error(status, code, message);
-    error.retryAfterMs = retryAfterMs;
-    if (retryAfterMs) res.set_header("Retry-After", std::to_string((*retryAfterMs + 999) / 1000));
-    const nlohmann::json body = ApiError::body(error, requestId);
-    if (!allow.empty()) res.set_header("Allow", allow);
-    sendJson(res, status, body);
+    if (error.retryAfterMs)
+        res.set_header("Retry-After", std::to_string((*error.retryAfterMs + 999) / 1000));
+    if (!error.allow.empty()) res.set_header("Allow", error.allow);
+    sendJson(res, error.status, ApiError::body(error, requestId));
 }
 
 void HttpServer::handle(const httplib::Request& req, httplib::Response& res) {
@@ -212,14 +210,14 @@ void HttpServer::handle(const httplib::Request& req, httplib::Response& res) {
         }
         router_.dispatch(req, res, rc);
     } catch (const ApiError& e) {
-        renderError(req, res, e.status, e.code, e.what(), e.retryAfterMs, e.allow);
+        renderError(req, res, e);
     } catch (const db::EngineError& e) {
         const ApiError mapped = ApiError::fromEngine(e);
-        renderError(req, res, mapped.status, mapped.code, mapped.what(), mapped.retryAfterMs, "");
+        renderError(req, res, mapped);
         if (mapped.status >= 500)
             ctx_.log.error("request failed", {{"request_id", rc.requestId}, {"error", e.what()}});
     } catch (const std::exception& e) {
-        renderError(req, res, 500, "internal", "internal error", std::nullopt, "");
+        renderError(req, res, ApiError(500, "internal", "internal error"));
         ctx_.log.error("request failed", {{"request_id", rc.requestId}, {"error", e.what()}});
     }
     if (ctx_.log.enabled(LogLevel::info)) {
@@ -231,6 +229,7 @@ void HttpServer::handle(const httplib::Request& req, httplib::Response& res) {
                                  {"status", res.status},       {"duration_ms", ms}};
         if (rc.client) fields["client"] = *rc.client;
         if (rc.call) fields["call"] = *rc.call;
+        for (const auto& [name, value] : rc.log.items()) fields[name] = value;
         ctx_.log.info("request", std::move(fields));
     }
 }

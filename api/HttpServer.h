@@ -3,6 +3,7 @@
 // the one JSON error shape, access logs, start and graceful stop.
 
 #include "api/ApiContext.h"
+#include "api/ApiError.h"
 #include "api/BearerAuth.h"
 #include "api/Router.h"
 
@@ -46,9 +47,7 @@ class HttpServer {
 
   private:
     void handle(const httplib::Request& req, httplib::Response& res);
-    void renderError(const httplib::Request& req, httplib::Response& res, int status,
-                     const std::string& code, const std::string& message,
-                     std::optional<int64_t> retryAfterMs, const std::string& allow);
+    void renderError(const httplib::Request& req, httplib::Response& res, const ApiError& error);
 
     ApiContext& ctx_;
     HttpOptions options_;

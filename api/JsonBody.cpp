@@ -89,4 +89,20 @@ const nlohmann::json* JsonBody::object(const char* field) const {
     return &*it;
 }
 
+const JsonBody& JsonBody::allowOnly(Fields fields, Fields more, const std::string& prefix) const {
+    for (const auto& [name, value] : json_.items()) {
+        bool known = false;
+        for (auto f : fields) known = known || f == name;
+        for (auto f : more) known = known || f == name;
+        if (known) continue;
+        std::string list;
+        for (auto group : {fields, more})
+            for (auto f : group) list += (list.empty() ? "" : ", ") + std::string(f);
+        throw ApiError::unknownField(
+            "unknown field \"" + prefix + name + "\"" +
+            (list.empty() ? ": this body takes no fields" : "; this body takes: " + list));
+    }
+    return *this;
+}
+
 }  // namespace calltrack::api

@@ -5,8 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace calltrack::api {
 
@@ -26,6 +28,12 @@ class JsonBody {
     // The field re-serialised as JSON text (any JSON value), if present.
     std::optional<std::string> rawJson(const char* field) const;
     const nlohmann::json* object(const char* field) const;
+    // Refuses (400 unknown_field, the field named) any field in neither
+    // list: a typo such as "max_concurent" must not be silently ignored.
+    // `prefix` names the enclosing object in the message ("twilio.").
+    using Fields = std::initializer_list<std::string_view>;
+    const JsonBody& allowOnly(Fields fields, Fields more = {},
+                              const std::string& prefix = "") const;
     const nlohmann::json& json() const { return json_; }
 
   private:

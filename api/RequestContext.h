@@ -2,6 +2,8 @@
 // What a handler knows about the request beyond its HTTP form: its id, who
 // sent it, and fields for the access log.
 
+#include <nlohmann/json.hpp>
+
 #include <optional>
 #include <string>
 
@@ -19,6 +21,9 @@ struct RequestContext {
     std::string route;                  // the matched pattern, for logs
     std::optional<std::string> client;  // for logs
     std::optional<int64_t> call;        // for logs
+    // More fields for the access log line (webhooks: the provider's call and
+    // event ids and the outcome, so an operator can trace every delivery).
+    nlohmann::json log = nlohmann::json::object();
 };
 
 }  // namespace calltrack::api

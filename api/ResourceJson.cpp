@@ -49,6 +49,7 @@ nlohmann::json ResourceJson::call(const db::Call& c) {
          c.lastSequence ? nlohmann::json(*c.lastSequence) : nlohmann::json(nullptr)},
         {"version", c.version},
         {"bot_id", orNull(c.botId)},
+        {"provider_call_id", orNull(c.providerCallId)},
     };
     j["metadata"] = nullptr;
     if (c.metadata) j["metadata"] = nlohmann::json::parse(*c.metadata, nullptr, false);
@@ -70,7 +71,8 @@ nlohmann::json ResourceJson::client(const db::Client& k) {
         {"rejected_webhooks_total", k.rejectedWebhooksTotal},
         // Secrets are never returned: only whether they are set.
         {"twilio", k.twilioAccountSid ? nlohmann::json{{"account_sid", *k.twilioAccountSid},
-                                                       {"auth_token_set", k.hasTwilioAuthToken}}
+                                                       {"auth_token_set", k.hasTwilioAuthToken},
+                                                       {"voice_url", orNull(k.twilioVoiceUrl)}}
                                       : nlohmann::json(nullptr)},
         {"webhook_secret_set", k.hasWebhookSecret},
         {"created_at", db::isoTime(k.createdAt)},

@@ -11,6 +11,7 @@ void addCallRoutes(Router& router, ApiContext& ctx);
 void addClientRoutes(Router& router, ApiContext& ctx);
 void addOpenApiRoute(Router& router);  // GET /openapi.json (api/OpenApiRoute.cpp)
 void addWebhookRoutes(Router& router, ApiContext& ctx);
+void addTwilioVoiceRoute(Router& router, ApiContext& ctx);  // the inbound gate
 void addBatchRoute(Router& router, ApiContext& ctx);
 void addBotRoutes(Router& router, ApiContext& ctx);       // api/BotRoutes.cpp
 void addWarmPoolRoutes(Router& router, ApiContext& ctx);  // schedules and warm pools

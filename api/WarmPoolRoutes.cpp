@@ -42,6 +42,7 @@ void addWarmPoolRoutes(Router& router, ApiContext& ctx) {
                    rc.client = p[0];
                    requireVisibleClient(rc, p[0]);
                    JsonBody body(req.get_header_value("Content-Type"), req.body);
+                   body.allowOnly({"starts_at", "ends_at", "expected_concurrency"});
                    const int64_t startsAt = requiredTime(body, "starts_at");
                    const int64_t endsAt = requiredTime(body, "ends_at");
                    const int64_t expected =

@@ -9,8 +9,9 @@
 #include "api/ResourceJson.h"
 #include "api/Routes.h"
 #include "api/StandardWebhookSignature.h"
-#include "api/TwilioSignature.h"
+#include "api/TwilioRequest.h"
 #include "db/IsoTime.h"
+#include "db/TextRules.h"
 #include "db/WebhookCredentials.h"
 
 #include <charconv>
@@ -20,10 +21,24 @@ namespace calltrack::api {
 
 namespace {
 
-std::string requestUrl(const ApiContext& ctx, const httplib::Request& req) {
-    // req.target is the path and query exactly as sent.
-    if (!ctx.publicUrl.empty()) return ctx.publicUrl + req.target;
-    return "http://" + req.get_header_value("Host") + req.target;
+bool isSid(const std::string& text) {
+    try {
+        db::TextRules::requireIdentifier(text, "sid");
+        return true;
+    } catch (const db::EngineError&) {
+        return false;
+    }
+}
+
+// ?call_id= of a status callback URL: calltrack's call id, given by the
+// dialer when it created the call.
+std::optional<int64_t> parseCallId(const std::string* text) {
+    if (!text) return std::nullopt;
+    int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec != std::errc() || ptr != text->data() + text->size() || value < 1)
+        throw ApiError::badRequest("call_id must be a calltrack call id (a positive integer)");
+    return value;
 }
 
 std::optional<int64_t> parseInteger(const std::string* text) {
@@ -64,54 +79,68 @@ void addWebhookRoutes(Router& router, ApiContext& ctx) {
         "POST", "/v1/webhooks/twilio",
         [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams&,
                RequestContext& rc) {
-            const auto type = req.get_header_value("Content-Type");
-            if (type.rfind("application/x-www-form-urlencoded", 0) != 0) {
-                throw ApiError(415, "unsupported_media_type",
-                               "Twilio status callbacks are application/x-www-form-urlencoded");
-            }
-            auto form = FormBody::parse(req.body);
-            if (!form)
-                throw ApiError(400, "malformed_form", "the form body has a malformed %-escape");
-            const std::string* accountSid = FormBody::first(*form, "AccountSid");
-            const std::string* callSid = FormBody::first(*form, "CallSid");
-            const std::string* callStatus = FormBody::first(*form, "CallStatus");
-            const std::string signature = req.get_header_value("X-Twilio-Signature");
+            const TwilioRequest twilio(ctx, req);
+            const std::string* accountSid = twilio.field("AccountSid");
+            const std::string* callSid = twilio.field("CallSid");
+            // Only a well-formed CallSid is ever stored or logged.
+            const auto safeCallSid =
+                callSid && isSid(*callSid) ? std::optional(*callSid) : std::nullopt;
+            if (safeCallSid) rc.log["call_sid"] = *safeCallSid;
 
-            auto account = accountSid ? ctx.database.readers().read([&](db::Connection& c) {
-                return db::WebhookCredentials::twilioAccount(c, *accountSid);
-            })
-                                      : std::nullopt;
+            auto account = accountSid && isSid(*accountSid)
+                               ? ctx.database.readers().read([&](db::Connection& c) {
+                                     return db::WebhookCredentials::twilioAccount(c, *accountSid);
+                                 })
+                               : std::nullopt;
             if (!account) {
-                ctx.lifecycle.recordRejectedWebhook(
-                    std::nullopt, callSid ? std::optional(*callSid) : std::nullopt, "twilio",
-                    "no client has this AccountSid", ctx.deadline());
+                rc.log["outcome"] = "rejected: unknown AccountSid";
+                ctx.lifecycle.recordRejectedWebhook(std::nullopt, safeCallSid, "twilio",
+                                                    "no client has this AccountSid",
+                                                    ctx.deadline());
                 throw rejected("no client is registered for this AccountSid");
             }
-            rc.client = account->clientId;
-            if (signature.empty() || !TwilioSignature::verify(account->authToken, signature,
-                                                              requestUrl(ctx, req), *form)) {
+            if (account->clientIds.size() == 1) rc.client = account->clientIds.front();
+            if (!twilio.signedWith(account->authToken)) {
+                rc.log["outcome"] = "rejected: bad signature";
                 ctx.lifecycle.recordRejectedWebhook(
-                    account->clientId, callSid ? std::optional(*callSid) : std::nullopt, "twilio",
-                    "bad X-Twilio-Signature", ctx.deadline());
+                    account->clientIds.size() == 1 ? std::optional(account->clientIds.front())
+                                                   : std::nullopt,
+                    safeCallSid, "twilio", "bad X-Twilio-Signature", ctx.deadline());
                 throw rejected(
                     "X-Twilio-Signature does not match (check the auth token and --public-url)");
             }
-            if (!callSid || !callStatus)
-                throw ApiError::badRequest("CallSid and CallStatus are required");
+            db::TwilioEvent ev;
+            ev.accountSid = *accountSid;
+            ev.callSid = twilio.requiredSid("CallSid");
+            const std::string* callStatus = twilio.field("CallStatus");
+            if (!callStatus) throw ApiError::badRequest("CallStatus is required");
             const auto state = db::parseTwilioStatus(*callStatus);
-            if (!state) throw ApiError::badRequest("unknown CallStatus " + *callStatus);
-
-            db::StatusEvent ev;
-            ev.call = db::CallRef::byExternal(account->clientId, *callSid);
+            if (!state)
+                throw ApiError::badRequest("unknown CallStatus " + callStatus->substr(0, 32));
             ev.status = *state;
-            ev.sequence = parseInteger(FormBody::first(*form, "SequenceNumber"));
-            ev.occurredAtMs = parseRfc2822(FormBody::first(*form, "Timestamp"));
+            ev.callId = parseCallId(twilio.query("call_id"));
+            ev.sequence = parseInteger(twilio.field("SequenceNumber"));
+            ev.occurredAtMs = parseRfc2822(twilio.field("Timestamp"));
             // Twilio's retries of one request share this token.
             if (auto token = req.get_header_value("I-Twilio-Idempotency-Token"); !token.empty()) {
                 ev.eventId = "twilio:" + token.substr(0, 200);
+                rc.log["event_id"] = *ev.eventId;
             }
-            ev.source = "twilio";
-            sendOutcome(res, ctx.lifecycle.applyStatus(ev, ctx.deadline()));
+            const auto r = ctx.providerEvents.applyTwilio(ev, ctx.deadline());
+            if (r.call) {
+                rc.client = r.call->clientId;
+                rc.call = r.call->id;
+            }
+            rc.log["outcome"] = db::nameOf(r.outcome);
+            if (!r.detail.empty()) rc.log["detail"] = r.detail;
+            if (r.outcome == db::EventOutcome::refused) {
+                // Recorded with why; the call (if any) is untouched.
+                if (!r.call) throw ApiError::notFound("call_not_found", r.detail);
+                ApiError e(409, "provider_call_id_conflict", r.detail);
+                e.extra["call"] = ResourceJson::call(*r.call);
+                throw e;
+            }
+            sendOutcome(res, r);
         });
 
     router.add(
@@ -135,6 +164,7 @@ void addWebhookRoutes(Router& router, ApiContext& ctx) {
                                               *secret, headers, req.body, ctx.clock.nowMs() / 1000)
                                         : StandardWebhookVerdict::no_matching_signature;
             if (verdict != StandardWebhookVerdict::ok) {
+                rc.log["outcome"] = "rejected: bad signature";
                 const auto reason =
                     secret ? std::string(nameOf(verdict)) : "client has no webhook_secret";
                 ctx.lifecycle.recordRejectedWebhook(secret ? std::optional(clientId) : std::nullopt,
@@ -142,6 +172,7 @@ void addWebhookRoutes(Router& router, ApiContext& ctx) {
                                                     reason, ctx.deadline());
                 throw rejected("webhook signature rejected: " + reason);
             }
+            body.allowOnly({"client_id", "external_id", "status", "sequence", "occurred_at"});
             db::StatusEvent ev;
             ev.call = db::CallRef::byExternal(clientId, body.requiredText("external_id", 128));
             const auto status = body.requiredText("status", 32);
@@ -158,7 +189,12 @@ void addWebhookRoutes(Router& router, ApiContext& ctx) {
             }
             ev.eventId = "generic:" + id.substr(0, 200);
             ev.source = "generic";
-            sendOutcome(res, ctx.lifecycle.applyStatus(ev, ctx.deadline()));
+            rc.log["event_id"] = *ev.eventId;
+            const auto r = ctx.lifecycle.applyStatus(ev, ctx.deadline());
+            if (r.call) rc.call = r.call->id;
+            rc.log["outcome"] = db::nameOf(r.outcome);
+            if (!r.detail.empty()) rc.log["detail"] = r.detail;
+            sendOutcome(res, r);
         });
 }
 

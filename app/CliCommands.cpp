@@ -377,6 +377,12 @@ int runCli(int argc, char** argv) {
                 std::cerr << "\n";
                 return kRefused;
             }
+            if (r.outcome == db::AdmitResult::Outcome::already_ended) {
+                std::cerr << "refused: call_already_ended: call " << r.call->id << " external_id "
+                          << r.call->externalId << " already ended as " << db::nameOf(r.call->state)
+                          << "; do not dial it\n";
+                return kRefused;
+            }
             std::cout << (r.outcome == db::AdmitResult::Outcome::existing ? "existing" : "admitted")
                       << " call " << r.call->id << " external_id " << r.call->externalId
                       << " state " << db::nameOf(r.call->state) << " (client " << r.client.active

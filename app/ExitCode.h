@@ -19,6 +19,7 @@ inline int exitCodeFor(db::ErrorCode code) {
     switch (code) {
         case db::ErrorCode::invalid_argument:
         case db::ErrorCode::conflict:
+        case db::ErrorCode::provider_id_conflict:
             return kUsage;
         case db::ErrorCode::not_found:
             return kNotFound;

@@ -34,6 +34,7 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     db::ClientRegistry clients(database.writer(), database.readers(), clock);
     db::BotRegistry bots(database.writer(), database.readers(), clock);
     db::DemandSchedules schedules(database.writer(), database.readers(), clock);
+    db::ProviderCallEvents providerEvents(database.writer(), clock);
     db::LeaderLease lease(database.writer(), clock, "reaper", db::LeaderLease::processHolderId(),
                           options.leaseTtlMs);
     ReaperJob reaper(lifecycle, lease, log,
@@ -59,16 +60,10 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     WarmupScheduler warmups(warmupClaims, botLease, clock, log, options.warmup);
     admission.onBotShortage([&warmups](const std::string&) { warmups.wake(); });
     warmups.start();
-    api::ApiContext api{database,
-                        admission,
-                        lifecycle,
-                        clients,
-                        bots,
-                        schedules,
-                        clock,
-                        log,
-                        options.requestDeadline,
-                        options.publicUrl};
+    api::ApiContext api{
+        database,         admission,      lifecycle, clients, bots,
+        schedules,        providerEvents, clock,     log,     options.requestDeadline,
+        options.publicUrl};
     std::unique_ptr<api::HttpServer> http;
     try {
         http = std::make_unique<api::HttpServer>(api, options.http);

@@ -4,11 +4,14 @@
 #include "db/CallTable.h"
 #include "db/EngineError.h"
 #include "db/EventLog.h"
+#include "db/PendingEvents.h"
+#include "db/ProviderCallEvents.h"
 #include "db/SlotAllocator.h"
 #include "db/TextRules.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <random>
 
 namespace calltrack::db {
@@ -27,8 +30,14 @@ const char* const kLimits =
 const char* const kInsertCall =
     "INSERT INTO calls (client_id, external_id, provider, state, client_slot, global_slot, "
     "would_refuse, "
-    "created_at, admitted_at, updated_at, expires_at, metadata, bot_id) "
-    "VALUES (?1, ?2, ?3, 'reserved', ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10)";
+    "created_at, admitted_at, updated_at, expires_at, metadata, bot_id, provider_call_id) "
+    "VALUES (?1, ?2, ?3, 'reserved', ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10, ?11)";
+// A call the provider reported ended before its admission: admitted ended,
+// holding no slot (the insert guard lets ended calls through).
+const char* const kInsertEnded =
+    "INSERT INTO calls (client_id, external_id, provider, state, created_at, admitted_at, "
+    "updated_at, ended_at, end_reason, last_sequence, metadata, provider_call_id) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, ?5, ?6, ?7, ?8, ?9)";
 const char* const kCountRefusal =
     "UPDATE clients SET refused_total = refused_total + 1 WHERE id = ?1";
 // Observe mode, no free bot: admitted without one (would_refuse names limit
@@ -102,6 +111,7 @@ void AdmissionEngine::validate(AdmitRequest& r) {
     TextRules::requireClientId(r.clientId);
     if (!r.externalId) r.externalId = generatedExternalId();
     TextRules::requireExternalId(*r.externalId);
+    if (r.providerCallId) TextRules::requireIdentifier(*r.providerCallId, "provider_call_id");
     if (r.provider.empty() || r.provider.size() > 32) {
         throw EngineError(ErrorCode::invalid_argument, "provider must be 1 to 32 characters");
     }
@@ -123,35 +133,107 @@ AdmitResult AdmissionEngine::admit(AdmitRequest request, Deadline deadline) {
 
 namespace {
 
-// (client, external_id) exists. Either a retry of an admission (answered with
-// the call, counted once) or the first admission of a call the provider
-// already reported ended (answered as admitted, ended, holding no slot).
+// (client, external_id) exists: a retry of an admission (answered with the
+// call, counted once), or a call that already ended, either since its
+// admission or, for a row written before v3, by a provider event that beat
+// it (answered already_ended: the dialer must not dial it).
 AdmitResult existingCall(Connection& c, int64_t now, AdmitResult result, EventRecord& event,
                          Call call) {
-    bool claimed = false;
     if (!call.admittedAt) {
         Query q(c, kClaimEarlyEnded);
         q->bind(1, call.id);
         q->bind(2, now);
-        claimed = q.run() == 1;
+        if (q.run() == 1) {
+            call.admittedAt = now;
+            call.updatedAt = now;
+            ++call.version;
+        }
     }
     result.refusal = Refusal::none;
     event.callId = call.id;
-    if (claimed) {
-        call.admittedAt = now;
-        call.updatedAt = now;
-        ++call.version;
-        result.outcome = AdmitResult::Outcome::admitted;
-        event.outcome = "admitted";
-        event.toState = nameOf(call.state);
-        event.reason = "ended before admission: holds no slot";
-    } else {
+    event.outcome = "duplicate";
+    if (call.live()) {
         result.outcome = AdmitResult::Outcome::existing;
-        event.outcome = "duplicate";
         event.reason = "already admitted";
+    } else {
+        result.outcome = AdmitResult::Outcome::already_ended;
+        event.reason = std::string("call_already_ended: ") + nameOf(call.state);
     }
     EventLog::append(c, event);
     result.call = std::move(call);
+    return result;
+}
+
+// The events kept for this call (by its external id, and by its provider id
+// when that is another), in sequence order.
+std::vector<PendingEvent> pendingFor(Connection& c, const AdmitRequest& r) {
+    auto pending = PendingEvents::claimableBy(c, r.clientId, *r.externalId);
+    if (r.providerCallId && *r.providerCallId != *r.externalId) {
+        auto more = PendingEvents::claimableBy(c, r.clientId, *r.providerCallId);
+        pending.insert(pending.end(), more.begin(), more.end());
+        std::stable_sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) {
+            if (a.sequence.has_value() != b.sequence.has_value()) return a.sequence.has_value();
+            if (a.sequence && *a.sequence != *b.sequence) return *a.sequence < *b.sequence;
+            return a.id < b.id;
+        });
+    }
+    return pending;
+}
+
+// The provider reported the call ended before this admission: the call is
+// written ended, holding no slot, and every kept event is recorded against it.
+AdmitResult endedBeforeAdmission(Connection& c, int64_t now, const AdmitRequest& r,
+                                 AdmitResult result, EventRecord& event,
+                                 const std::vector<PendingEvent>& pending) {
+    const auto terminal = std::find_if(pending.begin(), pending.end(),
+                                       [](const PendingEvent& p) { return isTerminal(p.status); });
+    std::optional<int64_t> lastSequence;
+    for (const auto& p : pending)
+        if (p.sequence) lastSequence = std::max(lastSequence.value_or(*p.sequence), *p.sequence);
+    const std::string reason = std::string("ended before admission: ") + nameOf(terminal->status) +
+                               " from " + terminal->source;
+    {
+        Query q(c, kInsertEnded);
+        q->bind(1, r.clientId);
+        q->bind(2, *r.externalId);
+        q->bind(3, r.provider);
+        q->bindNoCopy(4, nameOf(terminal->status));
+        q->bind(5, now);
+        q->bind(6, reason);
+        if (lastSequence) q->bind(7, *lastSequence);
+        if (r.metadataJson) q->bind(8, *r.metadataJson);
+        if (r.providerCallId) q->bind(9, *r.providerCallId);
+        q.run();
+    }
+    const int64_t callId = c.lastInsertRowid();
+    event.callId = callId;
+    event.outcome = "admitted";
+    event.toState = nameOf(terminal->status);
+    event.reason = "call_already_ended: " + reason + "; holds no slot";
+    EventLog::append(c, event);
+
+    PendingEvents::remove(c, pending);
+    for (auto p = pending.begin(); p != pending.end(); ++p) {
+        if (p == terminal) {
+            EventRecord applied;
+            applied.at = now;
+            applied.clientId = r.clientId;
+            applied.callId = callId;
+            applied.externalId = r.externalId;
+            applied.status = nameOf(p->status);
+            applied.toState = nameOf(p->status);
+            applied.reason = reason;
+            applied.sequence = p->sequence;
+            applied.occurredAt = p->occurredAt;
+            applied.source = p->source;
+            applied.idempotencyKey = p->idempotencyKey;
+            EventLog::append(c, applied);
+            continue;
+        }
+        CallLifecycle::applyStatusIn(c, now, PendingEvents::asStatusEvent(*p, callId));
+    }
+    result.outcome = AdmitResult::Outcome::already_ended;
+    result.call = CallTable::findById(c, callId);
     return result;
 }
 
@@ -196,6 +278,23 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
     // provider already reported ended (admitted ended, holding no slot).
     if (auto existing = CallTable::find(c, CallRef::byExternal(r.clientId, *r.externalId))) {
         return existingCall(c, now, std::move(result), event, std::move(existing->call));
+    }
+    if (r.providerCallId) {
+        if (auto bound = CallTable::findByProviderCallId(c, *r.providerCallId)) {
+            if (bound->call.clientId != r.clientId) {
+                throw EngineError(
+                    ErrorCode::provider_id_conflict,
+                    "provider_call_id " + *r.providerCallId + " is bound to another call");
+            }
+            return existingCall(c, now, std::move(result), event, std::move(bound->call));
+        }
+    }
+    // Provider events that beat the admission: a terminal one means the call
+    // is over before it was admitted; the others are applied once it is.
+    const auto pending = pendingFor(c, r);
+    if (std::any_of(pending.begin(), pending.end(),
+                    [](const PendingEvent& p) { return isTerminal(p.status); })) {
+        return endedBeforeAdmission(c, now, r, std::move(result), event, pending);
     }
 
     SlotAllocator::Slots slots;
@@ -274,8 +373,10 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
         q->bind(8, *call.expiresAt);
         if (call.metadata) q->bind(9, *call.metadata);
         if (call.botId) q->bind(10, *call.botId);
+        if (r.providerCallId) q->bind(11, *r.providerCallId);
         q.run();
         call.id = c.lastInsertRowid();
+        call.providerCallId = r.providerCallId;
     }
     if (call.holdsSlot) {
         ++result.client.active;
@@ -297,6 +398,13 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
     EventLog::append(c, event);
 
     result.outcome = AdmitResult::Outcome::admitted;
+    if (!pending.empty()) {
+        // In sequence order, after the admission record: the call's state
+        // and expiry follow the events it really had.
+        ProviderCallEvents::applyIn(c, now, call.id, pending);
+        result.call = CallTable::findById(c, call.id);
+        return result;
+    }
     result.call = std::move(call);
     return result;
 }

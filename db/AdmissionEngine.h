@@ -32,6 +32,9 @@ struct AdmitRequest {
     std::string provider = "api";
     std::optional<std::string> metadataJson{};
     std::string source = "api";  // who asked: api, cli, ...
+    // The provider's id, when it is known at admission (the inbound gate:
+    // the CallSid). Otherwise bound later (ProviderCallEvents::bind).
+    std::optional<std::string> providerCallId{};
 };
 
 struct AdmitResult {
@@ -39,6 +42,10 @@ struct AdmitResult {
         admitted,  // a new call
         existing,  // (client, external_id) was admitted before: that call, counted once
         refused,
+        // The provider already reported the call ended (before this
+        // admission, or since an earlier one): the ended call, no slot. A
+        // dialer must not dial it.
+        already_ended,
     };
     Outcome outcome = Outcome::refused;
     Refusal refusal = Refusal::none;

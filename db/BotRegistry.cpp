@@ -64,18 +64,6 @@ Bot readBot(SQLite::Statement& s) {
     return b;
 }
 
-bool isHttpUrl(const std::string& url) {
-    for (const char* scheme : {"http://", "https://"}) {
-        const std::string_view prefix(scheme);
-        if (url.size() > prefix.size() && url.compare(0, prefix.size(), prefix) == 0) {
-            for (unsigned char ch : url)
-                if (ch <= 0x20 || ch >= 0x7F) return false;
-            return true;
-        }
-    }
-    return false;
-}
-
 }  // namespace
 
 const char* nameOf(BotState state) {
@@ -105,12 +93,7 @@ std::optional<BotState> parseBotState(std::string_view text) {
 void BotRegistry::validate(const std::string& id, const BotConfig& config) {
     TextRules::requireIdentifier(id, "bot id");
     if (config.clientId) TextRules::requireClientId(*config.clientId);
-    if (config.warmupUrl.size() < 8 || config.warmupUrl.size() > 2048 ||
-        !isHttpUrl(config.warmupUrl)) {
-        throw EngineError(ErrorCode::invalid_argument,
-                          "warmup_url must be an http:// or https:// URL of at most 2048 "
-                          "characters without spaces");
-    }
+    TextRules::requireHttpUrl(config.warmupUrl, "warmup_url");
     if (config.capacity < 1 || config.capacity > 10'000)
         throw EngineError(ErrorCode::invalid_argument,
                           "capacity must be an integer from 1 to 10000");

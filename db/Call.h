@@ -29,6 +29,8 @@ struct Call {
     int64_t version = 1;
     std::optional<std::string> metadata{};  // JSON text
     std::optional<std::string> botId{};     // the bot carrying it (bots_required clients)
+    // The provider's id (a Twilio CallSid): unique among calls, set at most once.
+    std::optional<std::string> providerCallId{};
 
     bool live() const { return !endedAt.has_value(); }
 };

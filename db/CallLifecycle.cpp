@@ -3,6 +3,7 @@
 #include "db/CallTable.h"
 #include "db/EngineError.h"
 #include "db/EventLog.h"
+#include "db/PendingEvents.h"
 #include "db/TextRules.h"
 
 #include <vector>
@@ -15,14 +16,6 @@ const char* const kUpdateCall =
     "UPDATE calls SET state = ?2, updated_at = ?3, answered_at = ?4, ended_at = ?5, expires_at = "
     "?6, "
     "end_reason = ?7, last_sequence = ?8, version = version + 1 WHERE id = ?1";
-// A terminal event for a call never admitted (the dialer crashed before its
-// admission returned, or the provider was faster): the call is recorded as
-// ended, without a slot, so a later admission finds it and takes no slot.
-const char* const kInsertEarlyEnded =
-    "INSERT INTO calls (client_id, external_id, provider, state, created_at, updated_at, ended_at, "
-    "end_reason, "
-    "last_sequence) SELECT ?1, ?2, ?3, ?4, ?5, ?5, ?5, 'ended before admission', ?6 "
-    "WHERE EXISTS (SELECT 1 FROM clients WHERE id = ?1)";
 const char* const kExpired =
     "SELECT id FROM calls WHERE ended_at IS NULL AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2";
 
@@ -85,6 +78,12 @@ EngineError callNotFound(const CallRef& ref) {
                                                  " for client " + ref.clientId.value_or(""));
 }
 
+bool clientExists(Connection& c, const std::string& clientId) {
+    Query q(c, "SELECT 1 FROM clients WHERE id = ?1");
+    q->bind(1, clientId);
+    return q.step();
+}
+
 EventRecord baseEvent(int64_t now, const Call& call, const char* kind, const std::string& source) {
     EventRecord e;
     e.at = now;
@@ -111,6 +110,10 @@ const char* nameOf(EventOutcome outcome) {
             return "after_end";
         case EventOutcome::unknown_call:
             return "unknown_call";
+        case EventOutcome::not_extended:
+            return "not_extended";
+        case EventOutcome::refused:
+            return "refused";
     }
     return "applied";
 }
@@ -180,36 +183,34 @@ EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const Statu
     record.source = ev.source;
     record.idempotencyKey = ev.eventId;
 
-    // A redelivery with a known event id: recorded (every delivery is in the
-    // history) but without the key, which stays with the first delivery.
-    if (ev.eventId && EventLog::outcomeForKey(c, *ev.eventId)) {
-        result.outcome = EventOutcome::duplicate;
-        result.detail = "event id already received";
-        record.idempotencyKey.reset();
-    }
-
     if (!row) {
         if (ev.call.id && !ev.call.externalId) throw callNotFound(ev.call);
         record.clientId = ev.call.clientId;
         record.externalId = ev.call.externalId;
-        if (result.outcome != EventOutcome::duplicate) {
+        // Kept for the call's admission (PendingEvents), unless it is a
+        // redelivery of an event kept already. Its id stays with the kept
+        // event: the record here carries none.
+        record.idempotencyKey.reset();
+        const bool kept = ev.eventId && PendingEvents::keyKept(c, ev.call.clientId, std::nullopt,
+                                                               ev.source, *ev.eventId);
+        if (kept) {
+            result.outcome = EventOutcome::duplicate;
+            result.detail = "event id already received (kept for the call's admission)";
+        } else {
             result.outcome = EventOutcome::unknown_call;
             result.detail = "no such call: recorded";
-            if (isTerminal(ev.status)) {
-                Query q(c, kInsertEarlyEnded);
-                q->bind(1, *ev.call.clientId);
-                q->bind(2, *ev.call.externalId);
-                q->bind(3, ev.source);
-                q->bindNoCopy(4, nameOf(ev.status));
-                q->bind(5, now);
-                if (ev.sequence) q->bind(6, *ev.sequence);
-                if (q.run() == 1) {
-                    record.callId = c.lastInsertRowid();
-                    record.toState = nameOf(ev.status);
-                    result.detail =
-                        "call not admitted yet: recorded as ended; its admission will hold no slot";
-                    result.call = CallTable::findById(c, *record.callId);
-                }
+            if (clientExists(c, *ev.call.clientId)) {
+                PendingEvent pending;
+                pending.receivedAt = now;
+                pending.source = ev.source;
+                pending.clientId = ev.call.clientId;
+                pending.callRef = *ev.call.externalId;
+                pending.status = ev.status;
+                pending.sequence = ev.sequence;
+                pending.occurredAt = ev.occurredAtMs;
+                pending.idempotencyKey = ev.eventId;
+                PendingEvents::keep(c, pending);
+                result.detail = "call not admitted yet: kept, and applied when it is admitted";
             }
         }
         record.outcome = nameOf(result.outcome);
@@ -224,29 +225,33 @@ EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const Statu
     record.externalId = call.externalId;
     record.fromState = nameOf(call.state);
 
-    if (result.outcome != EventOutcome::duplicate) {
-        if (ev.sequence && EventLog::sequenceSeen(c, call.id, *ev.sequence)) {
-            result.outcome = EventOutcome::duplicate;
-            result.detail = "sequence " + std::to_string(*ev.sequence) + " already received";
-        } else if (!call.live()) {
-            result.outcome =
-                ev.status == call.state ? EventOutcome::duplicate : EventOutcome::after_end;
-            result.detail = std::string("call already ended as ") + nameOf(call.state);
-        } else if (ev.status == call.state) {
-            result.outcome = EventOutcome::duplicate;
-            result.detail = std::string("call is already ") + nameOf(call.state);
-        } else if (rank(ev.status) < rank(call.state)) {
-            result.outcome = EventOutcome::out_of_order;
-            result.detail = std::string("call is already ") + nameOf(call.state);
-        } else {
-            checkVersion(call, ev.expectedVersion);
-            moveTo(call, *row, ev.status, now, ev.reason);
-            if (ev.sequence)
-                call.lastSequence =
-                    std::max(call.lastSequence.value_or(*ev.sequence), *ev.sequence);
-            writeCall(c, call, now);
-            result.outcome = EventOutcome::applied;
-        }
+    // A redelivery with a known event id (per client and source): recorded
+    // (every delivery is in the history) but without the key, which stays
+    // with the first delivery.
+    if (ev.eventId && EventLog::outcomeForKey(c, call.clientId, ev.source, *ev.eventId)) {
+        result.outcome = EventOutcome::duplicate;
+        result.detail = "event id already received";
+        record.idempotencyKey.reset();
+    } else if (ev.sequence && EventLog::sequenceSeen(c, call.id, *ev.sequence)) {
+        result.outcome = EventOutcome::duplicate;
+        result.detail = "sequence " + std::to_string(*ev.sequence) + " already received";
+    } else if (!call.live()) {
+        result.outcome =
+            ev.status == call.state ? EventOutcome::duplicate : EventOutcome::after_end;
+        result.detail = std::string("call already ended as ") + nameOf(call.state);
+    } else if (ev.status == call.state) {
+        result.outcome = EventOutcome::duplicate;
+        result.detail = std::string("call is already ") + nameOf(call.state);
+    } else if (rank(ev.status) < rank(call.state)) {
+        result.outcome = EventOutcome::out_of_order;
+        result.detail = std::string("call is already ") + nameOf(call.state);
+    } else {
+        checkVersion(call, ev.expectedVersion);
+        moveTo(call, *row, ev.status, now, ev.reason);
+        if (ev.sequence)
+            call.lastSequence = std::max(call.lastSequence.value_or(*ev.sequence), *ev.sequence);
+        writeCall(c, call, now);
+        result.outcome = EventOutcome::applied;
     }
     record.outcome = nameOf(result.outcome);
     if (result.outcome == EventOutcome::applied) {
@@ -265,11 +270,9 @@ namespace {
 // Heartbeat and end share their shape: find the call, answer after_end if it
 // already ended, otherwise let `change` move it; record the event either way.
 template <class Change>
-EventResult changeLiveCall(Connection& c, int64_t now, const CallRef& ref, const char* kind,
+EventResult changeLiveCall(Connection& c, int64_t now, CallWithTimeouts row, const char* kind,
                            const std::string& source, Change&& change) {
-    auto row = CallTable::find(c, ref);
-    if (!row) throw callNotFound(ref);
-    Call& call = row->call;
+    Call& call = row.call;
     EventRecord record = baseEvent(now, call, kind, source);
     EventResult result;
     if (!call.live()) {
@@ -277,7 +280,7 @@ EventResult changeLiveCall(Connection& c, int64_t now, const CallRef& ref, const
         result.detail = std::string("call already ended as ") + nameOf(call.state);
         record.reason = result.detail;
     } else {
-        change(*row, record);
+        change(row, record);
         writeCall(c, call, now);
         record.toState = nameOf(call.state);
     }
@@ -291,15 +294,39 @@ EventResult changeLiveCall(Connection& c, int64_t now, const CallRef& ref, const
 
 EventResult CallLifecycle::heartbeatIn(Connection& c, int64_t now, const CallRef& ref,
                                        const std::string& source) {
-    return changeLiveCall(c, now, ref, "heartbeat", source,
-                          [&](CallWithTimeouts& row, EventRecord&) {
-                              row.call.expiresAt = expiryAfterActivity(row, row.call.state, now);
+    auto row = CallTable::find(c, ref);
+    if (!row) throw callNotFound(ref);
+    Call& call = row->call;
+    // Only an answered call is extended: a heartbeat while it rings must not
+    // push back its ring timeout (a call that is never answered would hold
+    // its slot for as long as the dialer keeps sending them).
+    if (call.live() && call.state != CallState::in_progress) {
+        EventRecord record = baseEvent(now, call, "heartbeat", source);
+        EventResult result;
+        result.outcome = EventOutcome::not_extended;
+        result.detail = std::string("call is ") + nameOf(call.state) +
+                        ", not answered: a heartbeat extends only an answered call; its ring "
+                        "timeout is unchanged";
+        // call_events has no outcome of that name: stored as out_of_order
+        // (a heartbeat belongs after the answer), with the reason.
+        record.outcome = "out_of_order";
+        record.reason = result.detail;
+        EventLog::append(c, record);
+        result.call = std::move(call);
+        return result;
+    }
+    return changeLiveCall(c, now, std::move(*row), "heartbeat", source,
+                          [&](CallWithTimeouts& r, EventRecord&) {
+                              r.call.expiresAt = expiryAfterActivity(r, r.call.state, now);
                           });
 }
 
 EventResult CallLifecycle::endIn(Connection& c, int64_t now, const EndRequest& req) {
+    auto found = CallTable::find(c, req.call);
+    if (!found) throw callNotFound(req.call);
     return changeLiveCall(
-        c, now, req.call, "end", req.source, [&](CallWithTimeouts& row, EventRecord& record) {
+        c, now, std::move(*found), "end", req.source,
+        [&](CallWithTimeouts& row, EventRecord& record) {
             checkVersion(row.call, req.expectedVersion);
             const CallState next = row.call.state == CallState::in_progress ? CallState::completed
                                                                             : CallState::canceled;

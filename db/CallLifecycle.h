@@ -19,7 +19,9 @@ enum class EventOutcome {
     duplicate,     // this event (same id, same sequence, or same state) was seen before
     out_of_order,  // earlier in the lifecycle than the call already is
     after_end,     // the call had already ended
-    unknown_call,  // no such call (yet): recorded, and honoured if it is admitted later
+    unknown_call,  // no such call (yet): recorded, kept, and applied when it is admitted or bound
+    not_extended,  // a heartbeat on a call not yet answered: recorded, expiry unchanged
+    refused,       // a provider event that contradicts the call it names: recorded, not applied
 };
 const char* nameOf(EventOutcome outcome);
 
@@ -52,7 +54,8 @@ class CallLifecycle {
     CallLifecycle(GroupCommitWriter& writer, const Clock& clock) : writer_(writer), clock_(clock) {}
 
     EventResult applyStatus(StatusEvent event, Deadline deadline = noDeadline());
-    // Extends a live call's expiry as if an event had come; no state change.
+    // Extends an answered call's expiry as if an event had come; no state
+    // change. On a live call not yet answered: not_extended, nothing changes.
     EventResult heartbeat(CallRef call, std::string source = "api",
                           Deadline deadline = noDeadline());
     // Ends a live call: completed if it was answered, canceled otherwise.

@@ -10,8 +10,8 @@ namespace {
 #define CALL_COLUMNS                                                                         \
     "c.id, c.client_id, c.external_id, c.provider, c.state, c.client_slot, c.would_refuse, " \
     "c.last_sequence, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.expires_at, " \
-    "c.end_reason, c.version, c.metadata, c.admitted_at, c.bot_id"
-constexpr int kCallColumnCount = 18;
+    "c.end_reason, c.version, c.metadata, c.admitted_at, c.bot_id, c.provider_call_id"
+constexpr int kCallColumnCount = 19;
 
 Call readCall(SQLite::Statement& s) {
     Call call;
@@ -35,6 +35,7 @@ Call readCall(SQLite::Statement& s) {
     call.metadata = optionalText(s.getColumn(15));
     call.admittedAt = optionalInt(s.getColumn(16));
     call.botId = optionalText(s.getColumn(17));
+    call.providerCallId = optionalText(s.getColumn(18));
     return call;
 }
 
@@ -45,6 +46,18 @@ const char* const kFindByExternal =
     "SELECT " CALL_COLUMNS
     ", k.ring_timeout_s, k.max_call_s FROM calls c "
     "JOIN clients k ON k.id = c.client_id WHERE c.client_id = ?1 AND c.external_id = ?2";
+
+const char* const kFindByProviderCallId =
+    "SELECT " CALL_COLUMNS
+    ", k.ring_timeout_s, k.max_call_s FROM calls c "
+    "JOIN clients k ON k.id = c.client_id WHERE c.provider_call_id = ?1";
+// A call whose external id is the CallSid, among the clients of one Twilio
+// account: each client's probe uses UNIQUE (client_id, external_id). A live
+// call wins over an ended one should two clients of the account share it.
+const char* const kFindExternalInAccount =
+    "SELECT c.id FROM client_credentials cc JOIN calls c ON c.client_id = cc.client_id "
+    "AND c.external_id = ?2 WHERE cc.twilio_account_sid = ?1 "
+    "ORDER BY c.ended_at IS NULL DESC, c.id DESC LIMIT 1";
 
 // Newest first; the cursor is the last id seen, so pages stay stable while
 // new calls (with larger ids) arrive.
@@ -80,6 +93,25 @@ std::optional<CallWithTimeouts> CallTable::find(Connection& c, const CallRef& re
     // A scoped lookup must not reveal another client's call.
     if (byId && ref.clientId && out.call.clientId != *ref.clientId) return std::nullopt;
     return out;
+}
+
+std::optional<CallWithTimeouts> CallTable::findByProviderCallId(Connection& c,
+                                                                const std::string& providerCallId) {
+    Query q(c, kFindByProviderCallId);
+    q->bind(1, providerCallId);
+    if (!q.step()) return std::nullopt;
+    return CallWithTimeouts{readCall(*q), q->getColumn(kCallColumnCount).getInt64(),
+                            q->getColumn(kCallColumnCount + 1).getInt64()};
+}
+
+std::optional<int64_t> CallTable::findExternalInAccount(Connection& c,
+                                                        const std::string& accountSid,
+                                                        const std::string& externalId) {
+    Query q(c, kFindExternalInAccount);
+    q->bind(1, accountSid);
+    q->bind(2, externalId);
+    if (!q.step()) return std::nullopt;
+    return q->getColumn(0).getInt64();
 }
 
 std::optional<Call> CallTable::findById(Connection& c, int64_t id) {

@@ -23,6 +23,13 @@ class CallTable {
   public:
     static std::optional<CallWithTimeouts> find(Connection& c, const CallRef& ref);
     static std::optional<Call> findById(Connection& c, int64_t id);
+    static std::optional<CallWithTimeouts> findByProviderCallId(Connection& c,
+                                                                const std::string& providerCallId);
+    // The id of a call with this external id among the clients registered
+    // for this Twilio account (live calls first).
+    static std::optional<int64_t> findExternalInAccount(Connection& c,
+                                                        const std::string& accountSid,
+                                                        const std::string& externalId);
 
     struct ListFilter {
         std::optional<std::string> clientId{};

@@ -9,6 +9,17 @@ namespace calltrack::db {
 
 enum class ClientMode { enforce, observe };
 
+// The ranges every client value must fall in: checked by ClientRegistry for
+// every writer (API and CLI alike); the API names them in its messages.
+struct ClientBounds {
+    static constexpr int64_t kMaxConcurrent = 1'000'000'000;
+    static constexpr int64_t kMaxRingTimeoutS = 86'400;
+    static constexpr int64_t kMaxCallS = 7 * 86'400;
+    static constexpr int64_t kMaxWarmBots = 100'000;
+    static constexpr int64_t kMaxWarmTtlS = 86'400;
+    static constexpr int64_t kMaxLeadTimeS = 86'400;
+};
+
 // A client's warm pool (clients.warm_*): how many bots the scheduler keeps
 // warm for it. target = min(max_warm, max(min_warm,
 //     ceil(max(demand, scheduled) / capacity per bot) + headroom)).
@@ -35,6 +46,7 @@ struct Client {
     // Provider credentials: the account SID is shown, secrets only as "set".
     std::optional<std::string> twilioAccountSid{};
     bool hasTwilioAuthToken = false;
+    std::optional<std::string> twilioVoiceUrl{};  // the inbound gate's <Redirect> target
     bool hasWebhookSecret = false;
     int64_t createdAt = 0;
     int64_t updatedAt = 0;
@@ -50,9 +62,12 @@ struct ClientPatch {
     std::optional<ClientMode> mode{};
     std::optional<int64_t> ringTimeoutS{};
     std::optional<int64_t> maxCallS{};
+    // Several clients may name one account; its auth token is the
+    // account's (the latest given replaces it for all of them).
     struct Twilio {
         std::string accountSid;
         std::string authToken;
+        std::optional<std::string> voiceUrl{};  // absent keeps the client's current one
     };
     std::optional<Twilio> twilio{};
     std::optional<std::string> webhookSecret{};  // Standard Webhooks "whsec_..."

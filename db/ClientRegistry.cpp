@@ -7,12 +7,13 @@ namespace calltrack::db {
 
 namespace {
 
-#define CLIENT_SELECT                                                                             \
-    "SELECT k.id, k.name, k.max_concurrent, k.enabled, k.mode, k.ring_timeout_s, k.max_call_s, "  \
-    "k.active, "                                                                                  \
-    "k.refused_total, k.flagged_total, k.created_at, k.updated_at, k.rejected_webhooks_total, "   \
-    "cc.twilio_account_sid, cc.twilio_auth_token IS NOT NULL, cc.webhook_secret IS NOT NULL, "    \
-    "k.bots_required, k.warm_min, k.warm_headroom, k.warm_max, k.warm_ttl_s, k.warm_lead_time_s " \
+#define CLIENT_SELECT                                                                              \
+    "SELECT k.id, k.name, k.max_concurrent, k.enabled, k.mode, k.ring_timeout_s, k.max_call_s, "   \
+    "k.active, "                                                                                   \
+    "k.refused_total, k.flagged_total, k.created_at, k.updated_at, k.rejected_webhooks_total, "    \
+    "cc.twilio_account_sid, cc.twilio_auth_token IS NOT NULL, cc.webhook_secret IS NOT NULL, "     \
+    "k.bots_required, k.warm_min, k.warm_headroom, k.warm_max, k.warm_ttl_s, k.warm_lead_time_s, " \
+    "cc.twilio_voice_url "                                                                         \
     "FROM clients k LEFT JOIN client_credentials cc ON cc.client_id = k.id "
 const char* const kFindClient = CLIENT_SELECT "WHERE k.id = ?1";
 const char* const kListClients = CLIENT_SELECT "ORDER BY k.id";
@@ -25,18 +26,25 @@ const char* const kUpdateClient =
     "?6, "
     "max_call_s = ?7, updated_at = ?8, bots_required = ?9, warm_min = ?10, warm_headroom = ?11, "
     "warm_max = ?12, warm_ttl_s = ?13, warm_lead_time_s = ?14 WHERE id = ?1";
-// Credentials are written only when given; the row keeps what is not.
+// Credentials are written only when given; the row keeps what is not. The
+// account's token lives in twilio_accounts; client_credentials keeps a copy
+// for v2 binaries (schema.sql), rewritten for every client of the account.
+const char* const kPutTwilioAccount =
+    "INSERT INTO twilio_accounts (account_sid, auth_token, updated_at) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (account_sid) DO UPDATE SET auth_token = excluded.auth_token, updated_at = "
+    "excluded.updated_at";
+const char* const kCopyTwilioToken =
+    "UPDATE client_credentials SET twilio_auth_token = ?2 WHERE twilio_account_sid = ?1";
 const char* const kPutTwilio =
-    "INSERT INTO client_credentials (client_id, twilio_account_sid, twilio_auth_token, updated_at) "
-    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (client_id) DO UPDATE SET twilio_account_sid = "
-    "excluded.twilio_account_sid, "
-    "twilio_auth_token = excluded.twilio_auth_token, updated_at = excluded.updated_at";
+    "INSERT INTO client_credentials (client_id, twilio_account_sid, twilio_auth_token, "
+    "twilio_voice_url, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (client_id) DO UPDATE "
+    "SET twilio_account_sid = excluded.twilio_account_sid, twilio_auth_token = "
+    "excluded.twilio_auth_token, twilio_voice_url = coalesce(excluded.twilio_voice_url, "
+    "twilio_voice_url), updated_at = excluded.updated_at";
 const char* const kPutWebhookSecret =
     "INSERT INTO client_credentials (client_id, webhook_secret, updated_at) VALUES (?1, ?2, ?3) "
     "ON CONFLICT (client_id) DO UPDATE SET webhook_secret = excluded.webhook_secret, updated_at = "
     "excluded.updated_at";
-const char* const kTwilioOwner =
-    "SELECT client_id FROM client_credentials WHERE twilio_account_sid = ?1";
 const char* const kSetGlobal =
     "UPDATE settings SET global_limit = ?1, updated_at = ?2 WHERE id = 1";
 const char* const kGlobal = "SELECT global_limit, global_active FROM settings WHERE id = 1";
@@ -65,6 +73,7 @@ Client readClient(SQLite::Statement& s) {
     if (!s.getColumn(19).isNull()) k.warmPool.maxWarm = s.getColumn(19).getInt64();
     k.warmPool.warmTtlS = s.getColumn(20).getInt64();
     k.warmPool.leadTimeS = s.getColumn(21).getInt64();
+    if (!s.getColumn(22).isNull()) k.twilioVoiceUrl = s.getColumn(22).getString();
     return k;
 }
 
@@ -72,39 +81,37 @@ void validate(const std::string& id, const ClientPatch& p) {
     TextRules::requireClientId(id);
     if (p.name && p.name->size() > 200)
         throw EngineError(ErrorCode::invalid_argument, "name must be at most 200 characters");
-    if (p.maxConcurrent && *p.maxConcurrent < 0) {
-        throw EngineError(ErrorCode::invalid_argument, "max_concurrent must be an integer >= 0");
-    }
-    if (p.ringTimeoutS && *p.ringTimeoutS <= 0) {
-        throw EngineError(ErrorCode::invalid_argument, "ring_timeout_s must be an integer > 0");
-    }
-    if (p.twilio && (p.twilio->accountSid.empty() || p.twilio->accountSid.size() > 64 ||
-                     p.twilio->authToken.empty() || p.twilio->authToken.size() > 256)) {
-        throw EngineError(
-            ErrorCode::invalid_argument,
-            "twilio needs account_sid (1-64 characters) and auth_token (1-256 characters)");
+    const auto within = [](const std::optional<int64_t>& v, int64_t min, int64_t max,
+                           const std::string& what) {
+        if (v && (*v < min || *v > max)) {
+            throw EngineError(ErrorCode::invalid_argument, what + " must be an integer from " +
+                                                               std::to_string(min) + " to " +
+                                                               std::to_string(max));
+        }
+    };
+    within(p.maxConcurrent, 0, ClientBounds::kMaxConcurrent, "max_concurrent");
+    within(p.ringTimeoutS, 1, ClientBounds::kMaxRingTimeoutS, "ring_timeout_s");
+    within(p.maxCallS, 1, ClientBounds::kMaxCallS, "max_call_s");
+    if (p.twilio) {
+        TextRules::requireIdentifier(p.twilio->accountSid, "twilio.account_sid");
+        if (p.twilio->authToken.empty() || p.twilio->authToken.size() > 256) {
+            throw EngineError(ErrorCode::invalid_argument,
+                              "twilio.auth_token must be 1 to 256 characters");
+        }
+        if (p.twilio->voiceUrl) TextRules::requireHttpUrl(*p.twilio->voiceUrl, "twilio.voice_url");
     }
     if (p.webhookSecret && (p.webhookSecret->rfind("whsec_", 0) != 0 ||
                             p.webhookSecret->size() > 256 || p.webhookSecret->size() < 7)) {
         throw EngineError(ErrorCode::invalid_argument,
                           "webhook_secret must look like whsec_<base64 key>");
     }
-    if (p.maxCallS && *p.maxCallS <= 0)
-        throw EngineError(ErrorCode::invalid_argument, "max_call_s must be an integer > 0");
     if (p.warmPool) {
         const auto& w = *p.warmPool;
-        const auto atLeast = [](const std::optional<int64_t>& v, int64_t min, const char* what) {
-            if (v && *v < min) {
-                throw EngineError(ErrorCode::invalid_argument,
-                                  std::string("warm_pool.") + what +
-                                      " must be an integer >= " + std::to_string(min));
-            }
-        };
-        atLeast(w.minWarm, 0, "min_warm");
-        atLeast(w.headroom, 0, "headroom");
-        if (w.maxWarm) atLeast(*w.maxWarm, 0, "max_warm");
-        atLeast(w.warmTtlS, 1, "warm_ttl_s");
-        atLeast(w.leadTimeS, 0, "lead_time_s");
+        within(w.minWarm, 0, ClientBounds::kMaxWarmBots, "warm_pool.min_warm");
+        within(w.headroom, 0, ClientBounds::kMaxWarmBots, "warm_pool.headroom");
+        if (w.maxWarm) within(*w.maxWarm, 0, ClientBounds::kMaxWarmBots, "warm_pool.max_warm");
+        within(w.warmTtlS, 1, ClientBounds::kMaxWarmTtlS, "warm_pool.warm_ttl_s");
+        within(w.leadTimeS, 0, ClientBounds::kMaxLeadTimeS, "warm_pool.lead_time_s");
     }
 }
 
@@ -172,18 +179,21 @@ ClientRegistry::PutResult ClientRegistry::putIn(Connection& c, int64_t now, cons
     q->bind(14, k.warmPool.leadTimeS);
     q.run();
     if (p.twilio) {
-        // One account belongs to one client: say so instead of a constraint error.
-        Query owner(c, kTwilioOwner);
-        owner->bind(1, p.twilio->accountSid);
-        if (owner.step() && owner->getColumn(0).getString() != id) {
-            throw EngineError(ErrorCode::conflict, "twilio account " + p.twilio->accountSid +
-                                                       " is registered to another client");
-        }
+        Query a(c, kPutTwilioAccount);
+        a->bind(1, p.twilio->accountSid);
+        a->bind(2, p.twilio->authToken);
+        a->bind(3, now);
+        a.run();
+        Query copy(c, kCopyTwilioToken);
+        copy->bind(1, p.twilio->accountSid);
+        copy->bind(2, p.twilio->authToken);
+        copy.run();
         Query t(c, kPutTwilio);
         t->bind(1, id);
         t->bind(2, p.twilio->accountSid);
         t->bind(3, p.twilio->authToken);
-        t->bind(4, now);
+        if (p.twilio->voiceUrl) t->bind(4, *p.twilio->voiceUrl);
+        t->bind(5, now);
         t.run();
     }
     if (p.webhookSecret) {
@@ -243,8 +253,11 @@ std::vector<Client> ClientRegistry::list() {
 }
 
 GlobalSettings ClientRegistry::setGlobalLimit(int64_t limit) {
-    if (limit < 0)
-        throw EngineError(ErrorCode::invalid_argument, "the global limit must be an integer >= 0");
+    if (limit < 0 || limit > ClientBounds::kMaxConcurrent) {
+        throw EngineError(ErrorCode::invalid_argument,
+                          "the global limit must be an integer from 0 to " +
+                              std::to_string(ClientBounds::kMaxConcurrent));
+    }
     return writer_.run([&](Connection& c) {
         Query q(c, kSetGlobal);
         q->bind(1, limit);

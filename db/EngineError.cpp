@@ -10,6 +10,8 @@ std::string_view nameOf(ErrorCode code) {
             return "not_found";
         case ErrorCode::conflict:
             return "conflict";
+        case ErrorCode::provider_id_conflict:
+            return "provider_call_id_conflict";
         case ErrorCode::busy:
             return "database_busy";
         case ErrorCode::deadline_exceeded:

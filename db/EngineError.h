@@ -9,17 +9,18 @@
 namespace calltrack::db {
 
 enum class ErrorCode {
-    invalid_argument,   // the request itself is wrong (bad id, bad JSON, ...)
-    not_found,          // no such call / client
-    conflict,           // optimistic check failed, or the entity already exists
-    busy,               // another writer held the database past the busy timeout
-    deadline_exceeded,  // the operation could not start before its deadline
-    storage_failure,    // I/O error, disk full, out of memory: nothing was committed
-    shutting_down,      // the writer is stopping and takes no new work
-    schema_too_new,     // the database was written by a newer calltrack
-    schema_too_old,     // the database needs `calltrack migrate`
-    no_database,        // the database file does not exist
-    internal,           // a bug: an unexpected constraint failure, say
+    invalid_argument,      // the request itself is wrong (bad id, bad JSON, ...)
+    not_found,             // no such call / client
+    conflict,              // optimistic check failed, or the entity already exists
+    provider_id_conflict,  // the call has another provider_call_id, or the id is another call's
+    busy,                  // another writer held the database past the busy timeout
+    deadline_exceeded,     // the operation could not start before its deadline
+    storage_failure,       // I/O error, disk full, out of memory: nothing was committed
+    shutting_down,         // the writer is stopping and takes no new work
+    schema_too_new,        // the database was written by a newer calltrack
+    schema_too_old,        // the database needs `calltrack migrate`
+    no_database,           // the database file does not exist
+    internal,              // a bug: an unexpected constraint failure, say
 };
 
 std::string_view nameOf(ErrorCode code);

@@ -34,9 +34,15 @@ int64_t EventLog::append(Connection& c, const EventRecord& e) {
     return c.lastInsertRowid();
 }
 
-std::optional<std::string> EventLog::outcomeForKey(Connection& c, const std::string& key) {
-    Query q(c, "SELECT outcome FROM call_events WHERE idempotency_key = ?1");
-    q->bind(1, key);
+std::optional<std::string> EventLog::outcomeForKey(Connection& c, const std::string& clientId,
+                                                   const std::string& source,
+                                                   const std::string& key) {
+    Query q(c,
+            "SELECT outcome FROM call_events WHERE client_id = ?1 AND source = ?2 AND "
+            "idempotency_key = ?3");
+    q->bind(1, clientId);
+    q->bind(2, source);
+    q->bind(3, key);
     if (!q.step()) return std::nullopt;
     return q->getColumn(0).getString();
 }

@@ -30,8 +30,12 @@ struct EventRecord {
 class EventLog {
   public:
     static int64_t append(Connection& c, const EventRecord& e);
-    // The outcome first recorded under this idempotency key, if any.
-    static std::optional<std::string> outcomeForKey(Connection& c, const std::string& key);
+    // The outcome first recorded under this event id for this client and
+    // source, if any. Event ids are per tenant: another client's event with
+    // the same id is another event.
+    static std::optional<std::string> outcomeForKey(Connection& c, const std::string& clientId,
+                                                    const std::string& source,
+                                                    const std::string& key);
     // Whether this call already received an event with this sequence number.
     static bool sequenceSeen(Connection& c, int64_t callId, int64_t sequence);
 };

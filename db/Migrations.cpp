@@ -313,6 +313,113 @@ SELECT k.id AS client_id,
 FROM clients k
 ORDER BY k.id;
 )calltrack_sql",
+        // 2 -> 3
+        R"calltrack_sql(
+-- v2 -> v3: real provider call flows (issue 8). Additive for a v2 binary
+-- still running: client_credentials keeps its columns (the auth token copy
+-- included) and loses only the UNIQUE on twilio_account_sid, so several
+-- clients may share one Twilio account; new columns and tables are ignored
+-- by v2. The event-id index becomes per client: a superset of the old
+-- global uniqueness, so the existing rows satisfy it.
+ALTER TABLE calls ADD COLUMN provider_call_id TEXT CHECK (provider_call_id IS NULL OR (length(provider_call_id) BETWEEN 1 AND 64
+                                 AND provider_call_id NOT GLOB '*[^A-Za-z0-9._:-]*'));
+CREATE UNIQUE INDEX calls_by_provider_call_id ON calls (provider_call_id) WHERE provider_call_id IS NOT NULL;
+
+CREATE TABLE twilio_accounts (
+    account_sid TEXT PRIMARY KEY CHECK (length(account_sid) BETWEEN 1 AND 64),
+    auth_token  TEXT NOT NULL CHECK (length(auth_token) BETWEEN 1 AND 256),
+    updated_at  INTEGER NOT NULL
+) STRICT;
+INSERT INTO twilio_accounts (account_sid, auth_token, updated_at)
+SELECT twilio_account_sid, twilio_auth_token, updated_at FROM client_credentials
+ WHERE twilio_account_sid IS NOT NULL;
+
+CREATE TABLE client_credentials_v3 (
+    client_id          TEXT PRIMARY KEY REFERENCES clients (id),
+    twilio_account_sid TEXT CHECK (twilio_account_sid IS NULL OR length(twilio_account_sid) BETWEEN 1 AND 64),
+    twilio_auth_token  TEXT CHECK (twilio_auth_token IS NULL OR length(twilio_auth_token) BETWEEN 1 AND 256),
+    webhook_secret     TEXT CHECK (webhook_secret IS NULL OR length(webhook_secret) BETWEEN 7 AND 256),
+    updated_at         INTEGER NOT NULL,
+    -- v3: where the inbound gate sends an admitted call (TwiML <Redirect>)
+    twilio_voice_url   TEXT CHECK (twilio_voice_url IS NULL OR (length(twilio_voice_url) BETWEEN 8 AND 2048
+                                   AND (twilio_voice_url GLOB 'http://?*' OR twilio_voice_url GLOB 'https://?*'))),
+    CHECK ((twilio_account_sid IS NULL) = (twilio_auth_token IS NULL))
+) STRICT;
+INSERT INTO client_credentials_v3 (client_id, twilio_account_sid, twilio_auth_token, webhook_secret, updated_at)
+SELECT client_id, twilio_account_sid, twilio_auth_token, webhook_secret, updated_at FROM client_credentials;
+DROP TABLE client_credentials;
+ALTER TABLE client_credentials_v3 RENAME TO client_credentials;
+CREATE INDEX client_credentials_by_twilio_account ON client_credentials (twilio_account_sid)
+    WHERE twilio_account_sid IS NOT NULL;
+
+DROP INDEX call_events_idempotency;
+CREATE UNIQUE INDEX call_events_idempotency_per_client ON call_events (client_id, source, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+CREATE TABLE pending_events (
+    id              INTEGER PRIMARY KEY,
+    received_at     INTEGER NOT NULL,
+    source          TEXT NOT NULL CHECK (length(source) BETWEEN 1 AND 32),
+    client_id       TEXT,
+    account_sid     TEXT,
+    call_ref        TEXT NOT NULL CHECK (length(call_ref) BETWEEN 1 AND 128),
+    status          TEXT NOT NULL CHECK ((status = 'initiated' OR status = 'ringing' OR status = 'in_progress' OR status = 'completed' OR status = 'busy' OR status = 'failed' OR status = 'no_answer' OR status = 'canceled')),
+    sequence        INTEGER,
+    occurred_at     INTEGER,
+    idempotency_key TEXT,
+    CHECK ((client_id IS NULL) <> (account_sid IS NULL))
+) STRICT;
+CREATE INDEX pending_events_by_ref ON pending_events (call_ref);
+CREATE INDEX pending_events_age ON pending_events (received_at);
+
+DROP TRIGGER calls_insert_guard;
+CREATE TRIGGER calls_insert_guard BEFORE INSERT ON calls
+BEGIN
+    SELECT CASE
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.id = NEW.id) THEN
+            RAISE(ABORT, 'calltrack: a call with this id exists')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.client_id = NEW.client_id AND c.external_id = NEW.external_id) THEN
+            RAISE(ABORT, 'calltrack: this client already has a call with this external_id')
+        WHEN NEW.provider_call_id IS NOT NULL
+             AND EXISTS (SELECT 1 FROM calls c WHERE c.provider_call_id = NEW.provider_call_id) THEN
+            RAISE(ABORT, 'calltrack: another call has this provider_call_id')
+        WHEN NEW.ended_at IS NOT NULL THEN NULL
+        WHEN s.id IS NULL THEN
+            RAISE(ABORT, 'calltrack: the settings row is missing')
+        WHEN k.id IS NULL THEN
+            RAISE(ABORT, 'calltrack: unknown client')
+        WHEN NEW.client_slot > k.max_concurrent THEN
+            RAISE(ABORT, 'calltrack: client_limit_reached: client_slot is above the client''s max_concurrent')
+        WHEN NEW.global_slot > s.global_limit THEN
+            RAISE(ABORT, 'calltrack: global_limit_reached: global_slot is above settings.global_limit')
+        WHEN NEW.client_slot IS NOT NULL AND k.enabled = 0 THEN
+            RAISE(ABORT, 'calltrack: client_disabled: a disabled client cannot take a slot')
+        WHEN NEW.client_slot IS NULL AND k.mode <> 'observe' THEN
+            RAISE(ABORT, 'calltrack: a live call of an enforce-mode client must hold a slot')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.client_id = NEW.client_id AND c.client_slot = NEW.client_slot
+                     AND c.ended_at IS NULL) THEN
+            RAISE(ABORT, 'calltrack: client slot is held by a live call')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.global_slot = NEW.global_slot AND c.ended_at IS NULL) THEN
+            RAISE(ABORT, 'calltrack: global slot is held by a live call')
+        WHEN NEW.bot_id IS NULL THEN
+            CASE WHEN k.bots_required = 1 AND k.mode = 'enforce' THEN
+                RAISE(ABORT, 'calltrack: bot_unavailable: a live call of a bots_required client must hold a bot')
+            END
+        WHEN NOT EXISTS (SELECT 1 FROM bots b WHERE b.id = NEW.bot_id
+                           AND (b.client_id IS NULL OR b.client_id = NEW.client_id)
+                           AND (b.state = 'busy' OR (b.state = 'ready' AND b.idle_until > NEW.updated_at))) THEN
+            RAISE(ABORT, 'calltrack: bot_unavailable: the bot is not warm or not this client''s')
+    END
+    FROM (SELECT 1) LEFT JOIN settings s ON s.id = 1 LEFT JOIN clients k ON k.id = NEW.client_id;
+END;
+
+CREATE TRIGGER calls_provider_call_id_once BEFORE UPDATE OF provider_call_id ON calls
+WHEN NEW.provider_call_id IS NOT OLD.provider_call_id AND (OLD.provider_call_id IS NOT NULL OR
+     EXISTS (SELECT 1 FROM calls c WHERE c.provider_call_id = NEW.provider_call_id AND c.id <> OLD.id))
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: a call''s provider_call_id is set at most once and belongs to one call');
+END;
+)calltrack_sql",
     };
     return steps;
 }

@@ -32,4 +32,20 @@ void TextRules::requireExternalId(const std::string& id) {
     }
 }
 
+void TextRules::requireHttpUrl(const std::string& url, const char* field) {
+    bool ok = false;
+    for (const char* scheme : {"http://", "https://"}) {
+        const std::string_view prefix(scheme);
+        if (url.size() > prefix.size() && url.compare(0, prefix.size(), prefix) == 0) ok = true;
+    }
+    ok = ok && url.size() >= 8 && url.size() <= 2048;
+    for (unsigned char ch : url) ok = ok && ch > 0x20 && ch < 0x7F;
+    if (!ok) {
+        throw EngineError(ErrorCode::invalid_argument,
+                          std::string(field) +
+                              " must be an http:// or https:// URL of at most 2048 characters "
+                              "without spaces");
+    }
+}
+
 }  // namespace calltrack::db

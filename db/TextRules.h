@@ -13,6 +13,9 @@ class TextRules {
     static void requireClientId(const std::string& id);
     // 1-128 printable characters
     static void requireExternalId(const std::string& id);
+    // An absolute http:// or https:// URL, 8-2048 characters, no spaces or
+    // control characters (as the schema's CHECKs on URL columns)
+    static void requireHttpUrl(const std::string& url, const char* field);
 };
 
 }  // namespace calltrack::db

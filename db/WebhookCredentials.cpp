@@ -4,13 +4,30 @@ namespace calltrack::db {
 
 std::optional<TwilioAccount> WebhookCredentials::twilioAccount(Connection& c,
                                                                const std::string& accountSid) {
-    Query q(
-        c,
-        "SELECT client_id, twilio_auth_token FROM client_credentials WHERE twilio_account_sid = ?1 "
-        "AND twilio_auth_token IS NOT NULL");
+    Query q(c,
+            "SELECT a.auth_token, cc.client_id FROM twilio_accounts a JOIN client_credentials cc "
+            "ON cc.twilio_account_sid = a.account_sid WHERE a.account_sid = ?1 ORDER BY "
+            "cc.client_id");
     q->bind(1, accountSid);
+    std::optional<TwilioAccount> out;
+    while (q.step()) {
+        if (!out) out = TwilioAccount{accountSid, q->getColumn(0).getString(), {}};
+        out->clientIds.push_back(q->getColumn(1).getString());
+    }
+    return out;
+}
+
+std::optional<TwilioGate> WebhookCredentials::twilioGate(Connection& c,
+                                                         const std::string& clientId) {
+    Query q(c,
+            "SELECT a.account_sid, a.auth_token, cc.twilio_voice_url FROM client_credentials cc "
+            "JOIN twilio_accounts a ON a.account_sid = cc.twilio_account_sid WHERE cc.client_id = "
+            "?1");
+    q->bind(1, clientId);
     if (!q.step()) return std::nullopt;
-    return TwilioAccount{q->getColumn(0).getString(), q->getColumn(1).getString()};
+    TwilioGate gate{q->getColumn(0).getString(), q->getColumn(1).getString(), std::nullopt};
+    if (!q->getColumn(2).isNull()) gate.voiceUrl = q->getColumn(2).getString();
+    return gate;
 }
 
 std::optional<std::string> WebhookCredentials::webhookSecret(Connection& c,

@@ -52,6 +52,8 @@ inline doctest::String toString(AdmitResult::Outcome v) {
             return "existing";
         case AdmitResult::Outcome::refused:
             return "refused";
+        case AdmitResult::Outcome::already_ended:
+            return "already_ended";
     }
     return "?";
 }

@@ -140,12 +140,13 @@ TEST_SUITE("idempotent admission") {
             CHECK(retry.call->id == first.call->id);
             CHECK(test::clientActive(t, "acme") == 3);
         }
-        SUBCASE("also after the call ended: the ended call, no new slot") {
+        SUBCASE("after the call ended: already_ended with the ended call, no new slot") {
             auto ended = t.lifecycle->end(test::endReq(first.call->id));
             REQUIRE(ended.outcome == db::EventOutcome::applied);
             REQUIRE(test::clientActive(t, "acme") == 0);
             auto retry = t.admission->admit(test::admitReq("acme", "CA1"));
-            CHECK(retry.outcome == AdmitResult::Outcome::existing);
+            // Issue 8: a dialer must never be told to dial a call that is over.
+            CHECK(retry.outcome == AdmitResult::Outcome::already_ended);
             REQUIRE(retry.call);
             CHECK(retry.call->id == first.call->id);
             CHECK(retry.call->state == db::CallState::canceled);
@@ -449,7 +450,7 @@ TEST_SUITE("input validation") {
 
 TEST_SUITE("events before admission") {
     TEST_CASE(
-        "a terminal event that beats the admission makes the admission return the ended call") {
+        "a terminal event that beats the admission makes the admission already_ended, no slot") {
         test::TestDatabase t;
         t.clients->create("acme", test::limitPatch(1));
         for (const auto terminal :
@@ -466,7 +467,7 @@ TEST_SUITE("events before admission") {
             CHECK(test::clientActive(t, "acme") == 0);
 
             auto r = t.admission->admit(test::admitReq("acme", ext));
-            CHECK(r.outcome != AdmitResult::Outcome::refused);
+            CHECK(r.outcome == AdmitResult::Outcome::already_ended);
             REQUIRE(r.call);
             CHECK(r.call->state == terminal);
             CHECK_FALSE(r.call->live());
@@ -474,9 +475,9 @@ TEST_SUITE("events before admission") {
             CHECK(test::clientActive(t, "acme") == 0);
             CHECK(test::liveSlotted(t, "acme") == 0);
 
-            // A retry of that admission: the same ended call.
+            // A retry of that admission: the same ended call, still already_ended.
             auto retry = t.admission->admit(test::admitReq("acme", ext));
-            CHECK(retry.outcome == AdmitResult::Outcome::existing);
+            CHECK(retry.outcome == AdmitResult::Outcome::already_ended);
             REQUIRE(retry.call);
             CHECK(retry.call->id == r.call->id);
             CHECK(retry.call->state == terminal);
@@ -488,18 +489,78 @@ TEST_SUITE("events before admission") {
         CHECK_INVARIANTS(t);
     }
 
-    TEST_CASE("a non-terminal event before the admission does not stop a normal admission") {
+    TEST_CASE("a non-terminal event before the admission is applied when the call is admitted") {
         test::TestDatabase t;
         t.clients->create("acme", test::limitPatch(1));
-        db::StatusEvent ev;
-        ev.call = db::CallRef::byExternal("acme", "CA1");
-        ev.status = db::CallState::ringing;
-        CHECK(t.lifecycle->applyStatus(ev).outcome == db::EventOutcome::unknown_call);
+        const int64_t t0 = t.clock.nowMs();
+        // in_progress (sequence 2) arrives before ringing (sequence 1): both
+        // are kept and applied in sequence order at admission.
+        for (auto [status, sequence] :
+             {std::pair{db::CallState::in_progress, 2}, std::pair{db::CallState::ringing, 1}}) {
+            db::StatusEvent ev;
+            ev.call = db::CallRef::byExternal("acme", "CA1");
+            ev.status = status;
+            ev.sequence = sequence;
+            ev.source = "generic";
+            CHECK(t.lifecycle->applyStatus(ev).outcome == db::EventOutcome::unknown_call);
+        }
+        CHECK(scalar(t, "SELECT count(*) FROM pending_events") == 2);
+        t.clock.advanceMs(5'000);
         auto r = t.admission->admit(test::admitReq("acme", "CA1"));
         CHECK(r.outcome == AdmitResult::Outcome::admitted);
+        REQUIRE(r.call);
         CHECK(r.call->live());
         CHECK(r.call->holdsSlot);
+        // Answered: the expiry follows the answer, not the ring timeout, so
+        // the reaper will not end a call that is up as "never answered".
+        CHECK(r.call->state == db::CallState::in_progress);
+        CHECK(r.call->expiresAt == t0 + 5'000 + 14'400'000);
+        CHECK(r.call->lastSequence == 2);
+        CHECK(scalar(t, "SELECT count(*) FROM pending_events") == 0);
+        CHECK(scalar(t, "SELECT count(*) FROM call_events WHERE call_id = " +
+                            std::to_string(r.call->id) + " AND outcome = 'applied'") == 2);
         CHECK(test::clientActive(t, "acme") == 1);
+        CHECK_INVARIANTS(t);
+    }
+
+    TEST_CASE("kept events are not lost when the admission is refused, and apply to a later one") {
+        test::TestDatabase t;
+        t.clients->create("acme", test::limitPatch(1));
+        t.admission->admit(test::admitReq("acme", "holder"));
+        db::StatusEvent ev;
+        ev.call = db::CallRef::byExternal("acme", "CA9");
+        ev.status = db::CallState::ringing;
+        ev.source = "generic";
+        CHECK(t.lifecycle->applyStatus(ev).outcome == db::EventOutcome::unknown_call);
+        CHECK(t.admission->admit(test::admitReq("acme", "CA9")).outcome ==
+              AdmitResult::Outcome::refused);
+        CHECK(scalar(t, "SELECT count(*) FROM pending_events") == 1);
+        t.lifecycle->end(test::endReq(1));
+        auto r = t.admission->admit(test::admitReq("acme", "CA9"));
+        CHECK(r.outcome == AdmitResult::Outcome::admitted);
+        CHECK(r.call->state == db::CallState::ringing);
+        CHECK(scalar(t, "SELECT count(*) FROM pending_events") == 0);
+        CHECK_INVARIANTS(t);
+    }
+
+    TEST_CASE("event ids are per tenant: another client's evt-42 is not a duplicate") {
+        test::TestDatabase t;
+        t.clients->create("a", test::limitPatch(2));
+        t.clients->create("b", test::limitPatch(2));
+        auto ca = t.admission->admit(test::admitReq("a", "x"));
+        auto cb = t.admission->admit(test::admitReq("b", "x"));
+        db::StatusEvent ev;
+        ev.status = db::CallState::ringing;
+        ev.eventId = "evt-42";
+        ev.call = db::CallRef::byId(ca.call->id);
+        CHECK(t.lifecycle->applyStatus(ev).outcome == db::EventOutcome::applied);
+        ev.call = db::CallRef::byId(cb.call->id);
+        auto other = t.lifecycle->applyStatus(ev);
+        CHECK(other.outcome == db::EventOutcome::applied);
+        CHECK(other.call->state == db::CallState::ringing);
+        // Within one client the id still dedupes.
+        ev.status = db::CallState::in_progress;
+        CHECK(t.lifecycle->applyStatus(ev).outcome == db::EventOutcome::duplicate);
         CHECK_INVARIANTS(t);
     }
 }

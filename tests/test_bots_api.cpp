@@ -245,7 +245,6 @@ TEST_CASE("clients: bots_required and the warm-pool policy") {
     const std::vector<json> invalid = {
         {{"warm_pool", {{"min_warm", 5}, {"max_warm", 4}}}},  // max below min (engine)
         {{"warm_pool", {{"max_warm", 1}}}},                   // below the stored min_warm 2
-        {{"warm_pool", {{"min_ready", 1}}}},                  // unknown field
         {{"warm_pool", {{"min_warm", -1}}}},
         {{"warm_pool", {{"headroom", "1"}}}},
         {{"warm_pool", {{"warm_ttl_s", 0}}}},
@@ -259,6 +258,13 @@ TEST_CASE("clients: bots_required and the warm-pool policy") {
         CHECK(status == 400);
         checkErrorShape(err, "invalid_request");
     }
+    // An unknown field is unknown_field (issue 8 §6), named in the message.
+    auto [unknownStatus, unknown] =
+        f.call("PUT", "/v1/clients/acme", {{"warm_pool", {{"min_ready", 1}}}});
+    CHECK(unknownStatus == 400);
+    checkErrorShape(unknown, "unknown_field");
+    CHECK(unknown["error"]["message"].get<std::string>().find("warm_pool.min_ready") !=
+          std::string::npos);
     auto [st, named] = f.call("PUT", "/v1/clients/acme", {{"warm_pool", {{"headroom", "1"}}}});
     CHECK(named["error"]["message"].get<std::string>().find("warm_pool.headroom") !=
           std::string::npos);

@@ -223,10 +223,11 @@ TEST_CASE("no token: loopback only") {
     test::TestDatabase t;
     db::BotRegistry bots(t.database->writer(), t.database->readers(), t.clock);
     db::DemandSchedules schedules(t.database->writer(), t.database->readers(), t.clock);
+    db::ProviderCallEvents providerEvents(t.database->writer(), t.clock);
     api::JsonLog log{api::LogLevel::error, stderr};
-    api::ApiContext ctx{*t.database, *t.admission, *t.lifecycle,
-                        *t.clients,  bots,         schedules,
-                        t.clock,     log,          std::chrono::milliseconds(2000)};
+    api::ApiContext ctx{
+        *t.database, *t.admission,   *t.lifecycle, *t.clients, bots,
+        schedules,   providerEvents, t.clock,      log,        std::chrono::milliseconds(2000)};
     api::HttpOptions open;
     open.host = "0.0.0.0";
     open.port = 0;
@@ -303,10 +304,11 @@ TEST_CASE("a token in the database makes the server require authentication") {
     db::ApiTokens::create(t.database->writer(), t.clock, std::nullopt, std::string("ops"));
     db::BotRegistry bots(t.database->writer(), t.database->readers(), t.clock);
     db::DemandSchedules schedules(t.database->writer(), t.database->readers(), t.clock);
+    db::ProviderCallEvents providerEvents(t.database->writer(), t.clock);
     api::JsonLog log{api::LogLevel::error, stderr};
-    api::ApiContext ctx{*t.database, *t.admission, *t.lifecycle,
-                        *t.clients,  bots,         schedules,
-                        t.clock,     log,          std::chrono::milliseconds(2000)};
+    api::ApiContext ctx{
+        *t.database, *t.admission,   *t.lifecycle, *t.clients, bots,
+        schedules,   providerEvents, t.clock,      log,        std::chrono::milliseconds(2000)};
     api::HttpOptions options;
     options.host = "0.0.0.0";  // allowed: a token exists
     options.port = 0;

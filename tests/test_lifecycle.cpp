@@ -252,18 +252,21 @@ TEST_SUITE("slot release") {
 
 TEST_SUITE("heartbeats and expiry") {
     TEST_CASE(
-        "a heartbeat extends the expiry by the ring timeout before the answer, max_call_s after") {
+        "a heartbeat before the answer is not_extended (ring timeout kept); after, max_call_s") {
         Fixture f;
         const int64_t t0 = f.t.clock.nowMs();
         auto call = f.admit("hb");
         CHECK(call.expiresAt == t0 + 60'000);
 
+        // Issue 8 §4: only answered calls are extended; a heartbeat on a
+        // ringing call is recorded and leaves the ring timeout alone.
         f.t.clock.advanceMs(30'000);
         auto r = f.t.lifecycle->heartbeat(db::CallRef::byId(call.id));
-        CHECK(r.outcome == EventOutcome::applied);
-        CHECK(r.call->expiresAt == t0 + 30'000 + 60'000);
-        CHECK(f.stored(call.id).expiresAt == t0 + 90'000);
+        CHECK(r.outcome == EventOutcome::not_extended);
+        CHECK(r.call->expiresAt == t0 + 60'000);
+        CHECK(f.stored(call.id).expiresAt == t0 + 60'000);
         CHECK(f.stored(call.id).state == CallState::reserved);
+        CHECK(f.events(call.id, "kind = 'heartbeat' AND outcome = 'out_of_order'") == 1);
 
         f.t.clock.advanceMs(10'000);
         CHECK(f.status(call.id, CallState::ringing).call->expiresAt == t0 + 40'000 + 60'000);
@@ -277,6 +280,7 @@ TEST_SUITE("heartbeats and expiry") {
         CHECK(r.outcome == EventOutcome::applied);
         CHECK(r.call->expiresAt == t0 + 3'650'000 + 14'400'000);
         CHECK(f.events(call.id, "kind = 'heartbeat'") == 2);
+        CHECK(f.events(call.id, "kind = 'heartbeat' AND outcome = 'applied'") == 1);
 
         f.t.lifecycle->end(test::endReq(call.id));
         r = f.t.lifecycle->heartbeat(db::CallRef::byId(call.id));
@@ -295,7 +299,7 @@ TEST_SUITE("heartbeats and expiry") {
         auto call = f.admit("s1", "short");
         CHECK(call.expiresAt == t0 + 10'000);
         f.t.clock.advanceMs(5'000);
-        CHECK(f.t.lifecycle->heartbeat(db::CallRef::byId(call.id)).call->expiresAt == t0 + 15'000);
+        CHECK(f.status(call.id, CallState::ringing).call->expiresAt == t0 + 15'000);
         CHECK(f.status(call.id, CallState::in_progress).call->expiresAt == t0 + 5'000 + 100'000);
         f.t.clock.advanceMs(50'000);
         CHECK(f.t.lifecycle->heartbeat(db::CallRef::byId(call.id)).call->expiresAt ==
@@ -396,7 +400,7 @@ TEST_SUITE("finding calls") {
 
         // Scoped to its own client, it is found.
         db::CallRef own{call.id, std::string("acme"), std::nullopt};
-        CHECK(f.t.lifecycle->heartbeat(own).outcome == EventOutcome::applied);
+        CHECK(f.t.lifecycle->heartbeat(own).outcome == EventOutcome::not_extended);
     }
 
     TEST_CASE("a call named by an external id of another client is not that call") {

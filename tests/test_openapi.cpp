@@ -155,8 +155,8 @@ struct OpenApiFixture {
     explicit OpenApiFixture(std::optional<std::string> adminToken = std::nullopt,
                             db::DatabaseOptions dbOptions = {},
                             std::chrono::milliseconds deadline = std::chrono::milliseconds(2000))
-        : t(dbOptions), ctx{*t.database, *t.admission, *t.lifecycle, *t.clients, bots,
-                            schedules,   t.clock,      log,          deadline} {
+        : t(dbOptions), ctx{*t.database, *t.admission,   *t.lifecycle, *t.clients, bots,
+                            schedules,   providerEvents, t.clock,      log,        deadline} {
         api::HttpOptions options;
         options.port = 0;
         options.threads = 4;
@@ -189,6 +189,7 @@ struct OpenApiFixture {
     test::TestDatabase t;
     db::BotRegistry bots{t.database->writer(), t.database->readers(), t.clock};
     db::DemandSchedules schedules{t.database->writer(), t.database->readers(), t.clock};
+    db::ProviderCallEvents providerEvents{t.database->writer(), t.clock};
     api::JsonLog log{api::LogLevel::error, stderr};
     api::ApiContext ctx;
     std::unique_ptr<api::HttpServer> server;
@@ -622,9 +623,18 @@ void exerciseOpenServer(OpenApiFixture& f, Recorder& x) {
             json{{"twilio", {{"account_sid", "AC123"}, {"auth_token", "twilio-token"}}},
                  {"webhook_secret", secret}})
               .status == 200);
+    // Several clients may share one Twilio account (issue 8 §2).
     CHECK(x(f, "PUT", "/v1/clients/other",
-            json{{"twilio", {{"account_sid", "AC123"}, {"auth_token", "x"}}}})
-              .code() == "conflict");
+            json{{"twilio", {{"account_sid", "AC123"}, {"auth_token", "twilio-token"}}}})
+              .status == 200);
+    CHECK(x(f, "PUT", "/v1/clients/other",
+            json{{"twilio",
+                  {{"account_sid", "AC123"}, {"auth_token", "t"}, {"voice_url", "ftp://x"}}}})
+              .code() == "invalid_request");
+    CHECK(x(f, "PUT", "/v1/clients/other",
+            json{{"twilio", {{"account_sid", "AC123"}, {"auth_token", "t"}, {"sid", "x"}}}})
+              .code() == "unknown_field");
+    CHECK(x(f, "PUT", "/v1/clients/other", json{{"max_concurent", 4}}).code() == "unknown_field");
     CHECK(x(f, "PUT", "/v1/clients/other", json{{"twilio", "AC123"}}).code() == "invalid_request");
     CHECK(x(f, "PUT", "/v1/clients/other", json{{"webhook_secret", "plain"}}).code() ==
           "invalid_request");
@@ -671,8 +681,8 @@ void exerciseOpenServer(OpenApiFixture& f, Recorder& x) {
     INFO(ended.body.dump());
     CHECK(ended.body["outcome"] == "duplicate");  // ended as completed already
     auto early = twilio(1);
-    CHECK(early.body["outcome"] == "unknown_call");
-    CHECK(early.body["call"]["state"] == "no_answer");
+    CHECK(early.body["outcome"] == "unknown_call");  // kept for the admission
+    CHECK(early.body["call"].is_null());
     auto unknown = twilio(2);
     CHECK(unknown.body["outcome"] == "unknown_call");
     CHECK(unknown.body["call"].is_null());

@@ -164,19 +164,28 @@ TEST_CASE("Twilio: a bad signature is refused, recorded without the body, and co
     CHECK(json415->status == 415);
 }
 
-TEST_CASE("Twilio: a terminal event before the admission; the admission then holds no slot") {
+TEST_CASE(
+    "Twilio: a terminal event before the admission: the admission is 409 call_already_ended") {
     WebhookFixture f;
     auto reqs = signTwilio({twilioParams("CA0003", "busy", 2)});
     auto res = postTwilio(*f.client, reqs[0]);
     REQUIRE(res);
     CHECK(res->status == 200);  // so that Twilio stops retrying
     CHECK(json::parse(res->body)["outcome"] == "unknown_call");
-    auto [s, admitted] =
-        f.call("POST", "/v1/calls", {{"client_id", "acme"}, {"external_id", "CA0003"}});
-    CHECK(s == 201);
-    CHECK(admitted["call"]["state"] == "busy");
-    CHECK(admitted["call"]["live"] == false);
-    CHECK(admitted["usage"]["client"]["active"] == 0);
+    // Issue 8 §4: never 201 for a call that is over (a dialer checking the
+    // status would dial a dead call); the ended call is in the body.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto [s, ended] =
+            f.call("POST", "/v1/calls", {{"client_id", "acme"}, {"external_id", "CA0003"}});
+        CHECK(s == 409);
+        test::checkErrorShape(ended, "call_already_ended");
+        CHECK(ended["call"]["state"] == "busy");
+        CHECK(ended["call"]["live"] == false);
+        CHECK(ended["call"]["holds_slot"] == false);
+    }
+    CHECK(f.scalar("SELECT active FROM clients WHERE id = 'acme'") == 0);
+    CHECK(f.scalar("SELECT count(*) FROM calls WHERE external_id = 'CA0003'") == 1);
+    CHECK(f.scalar("SELECT count(*) FROM pending_events") == 0);
 }
 
 TEST_CASE("Standard Webhooks: signed JSON events, tolerance, tampering") {

@@ -1,0 +1,113 @@
+// POST /v1/webhooks/twilio/voice?client_id={id}: the inbound gate. A phone
+// number's Voice URL points here; Twilio POSTs (signed) when a call arrives
+// and waits at most 15 s for TwiML. The call is admitted for the client with
+// external_id = provider_call_id = CallSid, then
+//   admitted (or a retried delivery of an admitted call) ->
+//       <Response><Redirect method="POST">{voice_url}</Redirect></Response>
+//   any refusal (limits, disabled, already ended, database not answering
+//   within the request deadline) -> <Response><Reject reason="busy"/></Response>
+// The caller hears busy and nothing is billed. Later status callbacks go to
+// /v1/webhooks/twilio and drive the call as for outbound calls.
+//
+// Unauthenticated requests (no Twilio account for the client, bad
+// signature, another account) answer 403 and write nothing.
+
+#include "api/ApiError.h"
+#include "api/Routes.h"
+#include "api/TwiML.h"
+#include "api/TwilioRequest.h"
+#include "db/WebhookCredentials.h"
+
+namespace calltrack::api {
+
+namespace {
+
+void sendTwiml(httplib::Response& res, const std::string& xml) {
+    res.status = 200;
+    res.set_content(xml, "text/xml");
+}
+
+ApiError rejected(const std::string& message) {
+    return ApiError(403, "invalid_signature", message);
+}
+
+}  // namespace
+
+void addTwilioVoiceRoute(Router& router, ApiContext& ctx) {
+    router.add(
+        "POST", "/v1/webhooks/twilio/voice",
+        [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams&,
+               RequestContext& rc) {
+            const TwilioRequest twilio(ctx, req);
+            const std::string* clientId = twilio.query("client_id");
+            if (!clientId || clientId->empty() || clientId->size() > 64)
+                throw ApiError::badRequest("the Voice URL must carry ?client_id={client id}");
+            auto gate = ctx.database.readers().read([&](db::Connection& c) {
+                return db::WebhookCredentials::twilioGate(c, *clientId);
+            });
+            if (!gate) {
+                rc.log["outcome"] = "rejected: client has no Twilio account";
+                throw rejected("client " + *clientId + " has no Twilio account registered");
+            }
+            const std::string* accountSid = twilio.field("AccountSid");
+            if (!twilio.signedWith(gate->authToken) || !accountSid ||
+                *accountSid != gate->accountSid) {
+                rc.log["outcome"] = "rejected: bad signature";
+                throw rejected(
+                    "X-Twilio-Signature does not match this client's Twilio account (check the "
+                    "auth token and --public-url)");
+            }
+            rc.client = *clientId;
+            db::AdmitRequest admit;
+            admit.clientId = *clientId;
+            admit.externalId = twilio.requiredSid("CallSid");
+            admit.providerCallId = admit.externalId;
+            admit.provider = "twilio";
+            admit.source = "twilio";
+            rc.log["call_sid"] = *admit.externalId;
+
+            const auto reject = [&](const std::string& why) {
+                rc.log["outcome"] = "rejected";
+                rc.log["detail"] = why;
+                sendTwiml(res, TwiML::rejectBusy());
+            };
+            if (!gate->voiceUrl) {
+                ctx.log.error("inbound call rejected: the client has no twilio.voice_url",
+                              {{"call_sid", *admit.externalId}, {"client", *clientId}});
+                return reject("client has no twilio.voice_url to send the call to");
+            }
+            db::AdmitResult r;
+            try {
+                r = ctx.admission.admit(admit, ctx.deadline());
+            } catch (const db::EngineError& e) {
+                using db::ErrorCode;
+                switch (e.code()) {
+                    case ErrorCode::busy:
+                    case ErrorCode::deadline_exceeded:
+                    case ErrorCode::storage_failure:
+                    case ErrorCode::shutting_down:
+                        // Twilio gives up after 15 s and plays an error; a
+                        // busy tone within the deadline is the better answer.
+                        ctx.counters.gateDatabaseRejects.fetch_add(1);
+                        ctx.log.warn("inbound call rejected: the database did not answer in time",
+                                     {{"call_sid", *admit.externalId},
+                                      {"client", *clientId},
+                                      {"error", e.what()}});
+                        return reject(std::string("database_unavailable: ") + e.what());
+                    case ErrorCode::provider_id_conflict:
+                        return reject(e.what());
+                    default:
+                        throw;
+                }
+            }
+            if (r.call) rc.call = r.call->id;
+            using Outcome = db::AdmitResult::Outcome;
+            if (r.outcome == Outcome::refused) return reject(db::nameOf(r.refusal));
+            if (r.outcome == Outcome::already_ended || !r.call->live())
+                return reject("call_already_ended");
+            rc.log["outcome"] = r.outcome == Outcome::admitted ? "admitted" : "existing";
+            sendTwiml(res, TwiML::redirect(*gate->voiceUrl));
+        });
+}
+
+}  // namespace calltrack::api
