@@ -52,73 +52,73 @@ db::CallRef byExternalId(const RequestContext& rc, const RouteParams& p) {
     return CallMessages::externalRef(rc, p[0], p[1]);
 }
 
-// GET, PATCH (bind the provider's id), events, heartbeat and end of one call.
-void addCallOperations(Router& router, ApiContext& ctx, const std::string& base, CallRefOf refOf) {
-    router.add("GET", base,
-               [&ctx, refOf](const httplib::Request&, httplib::Response& res, const RouteParams& p,
-                             RequestContext& rc) {
-                   const auto ref = refOf(rc, p);
-                   auto call = ctx.database.readers().read(
-                       [&](db::Connection& c) { return db::CallTable::find(c, ref); });
-                   if (!call) throw ApiError::notFound("call_not_found", "no such call");
-                   rc.call = call->call.id;
-                   sendJson(res, 200, {{"call", ResourceJson::call(call->call)}});
-               });
+// The handlers of one call's routes (GET, PATCH to bind the provider's id,
+// events, heartbeat, end), for either way of naming the call.
+RouteHandler getCall(ApiContext& ctx, CallRefOf refOf) {
+    return [&ctx, refOf](const httplib::Request&, httplib::Response& res, const RouteParams& p,
+                         RequestContext& rc) {
+        const auto ref = refOf(rc, p);
+        auto call = ctx.database.readers().read(
+            [&](db::Connection& c) { return db::CallTable::find(c, ref); });
+        if (!call) throw ApiError::notFound("call_not_found", "no such call");
+        rc.call = call->call.id;
+        sendJson(res, 200, {{"call", ResourceJson::call(call->call)}});
+    };
+}
 
-    router.add("PATCH", base,
-               [&ctx, refOf](const httplib::Request& req, httplib::Response& res,
-                             const RouteParams& p, RequestContext& rc) {
-                   JsonBody body(req.get_header_value("Content-Type"), req.body);
-                   body.allowOnly({"provider_call_id"});
-                   const auto providerCallId = body.requiredText("provider_call_id", 64);
-                   const auto ref = refOf(rc, p);
-                   rc.call = ref.id;
-                   rc.log["provider_call_id"] = providerCallId;
-                   const auto call = onCall([&] {
-                       return ctx.providerEvents.bind(ref, providerCallId, ctx.deadline());
-                   });
-                   rc.call = call.id;
-                   sendJson(res, 200, {{"call", ResourceJson::call(call)}});
-               });
+RouteHandler bindProviderCallId(ApiContext& ctx, CallRefOf refOf) {
+    return [&ctx, refOf](const httplib::Request& req, httplib::Response& res, const RouteParams& p,
+                         RequestContext& rc) {
+        JsonBody body(req.get_header_value("Content-Type"), req.body);
+        body.allowOnly({"provider_call_id"});
+        const auto providerCallId = body.requiredText("provider_call_id", 64);
+        const auto ref = refOf(rc, p);
+        rc.call = ref.id;
+        rc.log["provider_call_id"] = providerCallId;
+        const auto call =
+            onCall([&] { return ctx.providerEvents.bind(ref, providerCallId, ctx.deadline()); });
+        rc.call = call.id;
+        sendJson(res, 200, {{"call", ResourceJson::call(call)}});
+    };
+}
 
-    router.add("POST", base + "/events",
-               [&ctx, refOf](const httplib::Request& req, httplib::Response& res,
-                             const RouteParams& p, RequestContext& rc) {
-                   JsonBody body(req.get_header_value("Content-Type"), req.body);
-                   const auto ev = CallMessages::statusEvent(body, refOf(rc, p));
-                   rc.call = ev.call.id;
-                   const auto r =
-                       onCall([&] { return ctx.lifecycle.applyStatus(ev, ctx.deadline()); });
-                   if (r.call) rc.call = r.call->id;
-                   rc.log["outcome"] = db::nameOf(r.outcome);
-                   sendJson(res, 200, CallMessages::eventBody(r));
-               });
+void sendEventResult(httplib::Response& res, RequestContext& rc, const db::EventResult& r) {
+    if (r.call) rc.call = r.call->id;
+    rc.log["outcome"] = db::nameOf(r.outcome);
+    sendJson(res, 200, CallMessages::eventBody(r));
+}
 
-    router.add("POST", base + "/heartbeat",
-               [&ctx, refOf](const httplib::Request& req, httplib::Response& res,
-                             const RouteParams& p, RequestContext& rc) {
-                   JsonBody body(req.get_header_value("Content-Type"), req.body, true);
-                   body.allowOnly({});
-                   const auto ref = refOf(rc, p);
-                   rc.call = ref.id;
-                   const auto r =
-                       onCall([&] { return ctx.lifecycle.heartbeat(ref, "api", ctx.deadline()); });
-                   if (r.call) rc.call = r.call->id;
-                   rc.log["outcome"] = db::nameOf(r.outcome);
-                   sendJson(res, 200, CallMessages::eventBody(r));
-               });
+RouteHandler postEvent(ApiContext& ctx, CallRefOf refOf) {
+    return [&ctx, refOf](const httplib::Request& req, httplib::Response& res, const RouteParams& p,
+                         RequestContext& rc) {
+        JsonBody body(req.get_header_value("Content-Type"), req.body);
+        const auto ev = CallMessages::statusEvent(body, refOf(rc, p));
+        rc.call = ev.call.id;
+        sendEventResult(res, rc,
+                        onCall([&] { return ctx.lifecycle.applyStatus(ev, ctx.deadline()); }));
+    };
+}
 
-    router.add("POST", base + "/end",
-               [&ctx, refOf](const httplib::Request& req, httplib::Response& res,
-                             const RouteParams& p, RequestContext& rc) {
-                   JsonBody body(req.get_header_value("Content-Type"), req.body, true);
-                   const auto end = CallMessages::endRequest(body, refOf(rc, p));
-                   rc.call = end.call.id;
-                   const auto r = onCall([&] { return ctx.lifecycle.end(end, ctx.deadline()); });
-                   if (r.call) rc.call = r.call->id;
-                   rc.log["outcome"] = db::nameOf(r.outcome);
-                   sendJson(res, 200, CallMessages::eventBody(r));
-               });
+RouteHandler postHeartbeat(ApiContext& ctx, CallRefOf refOf) {
+    return [&ctx, refOf](const httplib::Request& req, httplib::Response& res, const RouteParams& p,
+                         RequestContext& rc) {
+        JsonBody body(req.get_header_value("Content-Type"), req.body, true);
+        body.allowOnly({});
+        const auto ref = refOf(rc, p);
+        rc.call = ref.id;
+        sendEventResult(
+            res, rc, onCall([&] { return ctx.lifecycle.heartbeat(ref, "api", ctx.deadline()); }));
+    };
+}
+
+RouteHandler postEnd(ApiContext& ctx, CallRefOf refOf) {
+    return [&ctx, refOf](const httplib::Request& req, httplib::Response& res, const RouteParams& p,
+                         RequestContext& rc) {
+        JsonBody body(req.get_header_value("Content-Type"), req.body, true);
+        const auto end = CallMessages::endRequest(body, refOf(rc, p));
+        rc.call = end.call.id;
+        sendEventResult(res, rc, onCall([&] { return ctx.lifecycle.end(end, ctx.deadline()); }));
+    };
 }
 
 // GET /v1/calls?provider_call_id= or ?client_id=&external_id=: the one call
@@ -265,8 +265,21 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
             sendJson(res, 200, {{"calls", list}, {"next_cursor", next}});
         });
 
-    addCallOperations(router, ctx, "/v1/calls/{id}", byCallId);
-    addCallOperations(router, ctx, "/v1/clients/{client_id}/calls/{external_id}", byExternalId);
+    router.add("GET", "/v1/calls/{id}", getCall(ctx, byCallId));
+    router.add("PATCH", "/v1/calls/{id}", bindProviderCallId(ctx, byCallId));
+    router.add("POST", "/v1/calls/{id}/events", postEvent(ctx, byCallId));
+    router.add("POST", "/v1/calls/{id}/heartbeat", postHeartbeat(ctx, byCallId));
+    router.add("POST", "/v1/calls/{id}/end", postEnd(ctx, byCallId));
+    // The same, by the caller's own id: a dialer need not keep calltrack's.
+    router.add("GET", "/v1/clients/{client_id}/calls/{external_id}", getCall(ctx, byExternalId));
+    router.add("PATCH", "/v1/clients/{client_id}/calls/{external_id}",
+               bindProviderCallId(ctx, byExternalId));
+    router.add("POST", "/v1/clients/{client_id}/calls/{external_id}/events",
+               postEvent(ctx, byExternalId));
+    router.add("POST", "/v1/clients/{client_id}/calls/{external_id}/heartbeat",
+               postHeartbeat(ctx, byExternalId));
+    router.add("POST", "/v1/clients/{client_id}/calls/{external_id}/end",
+               postEnd(ctx, byExternalId));
 }
 
 }  // namespace calltrack::api

@@ -366,6 +366,139 @@ Exchange rawExchange(int port, const std::string& bytes) {
 
 // Bots, warm pools and scheduled demand, and admissions that need a bot:
 // every operation with its success and main error responses.
+// Issue 8's operations: binding the provider's id, calls by the client's
+// external id, Twilio callbacks that name their call (?call_id=), a second
+// client on the same account, the inbound gate (TwiML, checked as XML by
+// check-responses.mjs) and call_already_ended.
+void exerciseProviderFlows(OpenApiFixture& f, Recorder& x) {
+    const std::string account = "ACflow0000000000000000000000000001";
+    const std::string token = "flow-token";
+    for (const char* client : {"dial", "dial2"}) {
+        REQUIRE(x(f, "PUT", std::string("/v1/clients/") + client,
+                  json{{"max_concurrent", 1},
+                       {"twilio",
+                        {{"account_sid", account},
+                         {"auth_token", token},
+                         {"voice_url", "https://bots.example.com/twiml?a=1&b=2"}}}})
+                    .status == 201);
+    }
+    // Outbound: admit, dial, bind the CallSid by PATCH.
+    const auto admitted =
+        x(f, "POST", "/v1/calls", json{{"client_id", "dial"}, {"external_id", "job-1"}});
+    REQUIRE(admitted.status == 201);
+    const std::string id = std::to_string(admitted.body["call"]["id"].get<int64_t>());
+    CHECK(x(f, "PATCH", "/v1/calls/" + id, json{{"provider_call_id", "CAflow1"}})
+              .body["call"]["provider_call_id"] == "CAflow1");
+    CHECK(x(f, "PATCH", "/v1/calls/" + id, json{{"provider_call_id", "CAflow1"}}).status == 200);
+    CHECK(x(f, "PATCH", "/v1/calls/" + id, json{{"provider_call_id", "CAother"}}).code() ==
+          "provider_call_id_conflict");
+    CHECK(
+        x(f, "PATCH", "/v1/calls/" + id, json{{"provider_call_id", "CAflow1"}, {"x", 1}}).code() ==
+        "unknown_field");
+    CHECK(x(f, "PATCH", "/v1/calls/" + id, json{{"provider_call_id", "bad sid"}}).code() ==
+          "invalid_request");
+    CHECK(x(f, "PATCH", "/v1/calls/999999", json{{"provider_call_id", "CAnone"}}).code() ==
+          "call_not_found");
+    CHECK(x(f, "GET", "/v1/calls?provider_call_id=CAflow1").body["calls"].size() == 1);
+    CHECK(x(f, "GET", "/v1/calls?provider_call_id=CAnothing").body["calls"].empty());
+    CHECK(x(f, "GET", "/v1/calls?client_id=dial&external_id=job-1").body["calls"].size() == 1);
+    CHECK(x(f, "GET", "/v1/calls?external_id=job-1").code() == "invalid_request");
+
+    // By the client's own id.
+    const std::string byExt = "/v1/clients/dial/calls/job-1";
+    CHECK(x(f, "GET", byExt).body["call"]["id"] == admitted.body["call"]["id"]);
+    CHECK(x(f, "GET", "/v1/clients/dial/calls/nope").code() == "call_not_found");
+    CHECK(x(f, "PATCH", byExt, json{{"provider_call_id", "CAflow1"}}).status == 200);
+    CHECK(x(f, "POST", byExt + "/events", json{{"status", "in-progress"}}).body["outcome"] ==
+          "applied");
+    CHECK(x(f, "POST", byExt + "/events", json{{"status", "sideways"}}).code() ==
+          "invalid_request");
+    CHECK(x(f, "POST", byExt + "/heartbeat").body["outcome"] == "applied");
+    CHECK(x(f, "POST", byExt + "/heartbeat", json{{"extend", true}}).code() == "unknown_field");
+    CHECK(x(f, "POST", "/v1/clients/dial/calls/nope/heartbeat").code() == "call_not_found");
+    CHECK(x(f, "POST", byExt + "/end", json{{"reason", "done"}}).body["call"]["state"] ==
+          "completed");
+    CHECK(x(f, "POST", "/v1/clients/dial/calls/nope/end").code() == "call_not_found");
+
+    // An ended call is never admitted again.
+    auto again = x(f, "POST", "/v1/calls", json{{"client_id", "dial"}, {"external_id", "job-1"}});
+    CHECK(again.code() == "call_already_ended");
+    CHECK(again.body["call"]["state"] == "completed");
+
+    // Status callbacks naming their call, signed over the URL with its query.
+    const auto second =
+        x(f, "POST", "/v1/calls", json{{"client_id", "dial2"}, {"external_id", "job-2"}});
+    REQUIRE(second.status == 201);
+    const std::string secondId = std::to_string(second.body["call"]["id"].get<int64_t>());
+    const std::string port = std::to_string(f.server->port());
+    const std::string hook = "/v1/webhooks/twilio?call_id=" + secondId;
+    const std::string gate = "/v1/webhooks/twilio/voice?client_id=dial";
+    const std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>
+        requests = {
+            {hook,
+             {{"AccountSid", account},
+              {"CallSid", "CAflow2"},
+              {"CallStatus", "ringing"},
+              {"SequenceNumber", "1"}}},
+            {hook,
+             {{"AccountSid", account},
+              {"CallSid", "CAwrong"},
+              {"CallStatus", "completed"},
+              {"SequenceNumber", "2"}}},
+            {"/v1/webhooks/twilio?call_id=999999",
+             {{"AccountSid", account}, {"CallSid", "CAflow9"}, {"CallStatus", "ringing"}}},
+            {gate,
+             {{"AccountSid", account},
+              {"CallSid", "CAin1"},
+              {"CallStatus", "ringing"},
+              {"Direction", "inbound"}}},
+            {gate,
+             {{"AccountSid", account},
+              {"CallSid", "CAin2"},
+              {"CallStatus", "ringing"},
+              {"Direction", "inbound"}}},
+            {gate, {{"AccountSid", account}, {"CallSid", "bad sid!"}, {"CallStatus", "ringing"}}},
+        };
+    json toSign = json::array();
+    for (const auto& [path, params] : requests) {
+        json object = json::object();
+        for (const auto& [k, v] : params) object[k] = v;
+        toSign.push_back({{"kind", "twilio"},
+                          {"authToken", token},
+                          {"url", "http://127.0.0.1:" + port + path},
+                          {"params", object}});
+    }
+    const auto sigs = test::NodeSigner::sign(toSign);
+    const char* form = "application/x-www-form-urlencoded";
+    auto post = [&](size_t i) {
+        return x.raw(f, "POST", requests[i].first, formEncode(requests[i].second), form,
+                     {{"X-Twilio-Signature", sigs[i]}});
+    };
+    auto bound = post(0);
+    CHECK(bound.body["outcome"] == "applied");
+    CHECK(bound.body["call"]["provider_call_id"] == "CAflow2");
+    auto contradicting = post(1);
+    CHECK(contradicting.code() == "provider_call_id_conflict");
+    CHECK(contradicting.body["call"]["state"] == "ringing");
+    CHECK(post(2).code() == "call_not_found");
+    auto admittedIn = post(3);
+    CHECK(admittedIn.status == 200);
+    CHECK(admittedIn.header("Content-Type").rfind("text/xml", 0) == 0);
+    CHECK(admittedIn.body == json("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Redirect "
+                                  "method=\"POST\">https://bots.example.com/twiml?a=1&amp;b=2"
+                                  "</Redirect></Response>"));
+    // The client's one slot is taken: the next inbound call hears busy.
+    CHECK(post(4).body == json("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Reject "
+                               "reason=\"busy\"/></Response>"));
+    CHECK(post(5).code() == "invalid_request");
+    CHECK(x.raw(f, "POST", gate, formEncode(requests[3].second), form,
+                {{"X-Twilio-Signature", "bm90IGl0"}})
+              .code() == "invalid_signature");
+    CHECK(x.raw(f, "POST", "/v1/webhooks/twilio/voice", "CallSid=CA1", form).code() ==
+          "invalid_request");
+    CHECK(x.raw(f, "POST", gate, "{}", "application/json").code() == "unsupported_media_type");
+}
+
 void exerciseBots(OpenApiFixture& f, Recorder& x) {
     CHECK(x(f, "PUT", "/v1/clients/botco",
             json{{"max_concurrent", 5},
@@ -382,7 +515,7 @@ void exerciseBots(OpenApiFixture& f, Recorder& x) {
     CHECK(x(f, "PUT", "/v1/clients/botco", json{{"warm_pool", {{"min_warm", 4}}}}).code() ==
           "invalid_request");  // above max_warm
     CHECK(x(f, "PUT", "/v1/clients/botco", json{{"warm_pool", {{"min_ready", 1}}}}).code() ==
-          "invalid_request");
+          "unknown_field");
     CHECK(x(f, "PUT", "/v1/clients/botco", json{{"bots_required", "yes"}}).code() ==
           "invalid_request");
 
@@ -697,6 +830,7 @@ void exerciseOpenServer(OpenApiFixture& f, Recorder& x) {
     CHECK(x(f, "GET", "/v1/clients/acme").body["client"]["webhook_secret_set"] == true);
 
     exerciseBots(f, x);
+    exerciseProviderFlows(f, x);
 
     // Not endpoints, or not with this method.
     CHECK(x(f, "GET", "/v1/nothing-here").code() == "not_found");

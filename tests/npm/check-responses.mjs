@@ -15,6 +15,7 @@
 //
 // Every exchange must match a documented status of its operation and that
 // response's schema and required headers. Exits 1 listing the mismatches.
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { readFileSync } from 'node:fs';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv from 'ajv';
@@ -124,11 +125,18 @@ lines.forEach((line, i) => {
   }
   seen.add(key);
   const media = response.content || {};
-  if (ex.content_type !== undefined) {
-    const base = String(ex.content_type).split(';')[0].trim().toLowerCase();
-    if (!media[base]) mismatches.push(`${where}: Content-Type ${ex.content_type} is not documented`);
+  const base =
+    ex.content_type !== undefined ? String(ex.content_type).split(';')[0].trim().toLowerCase() : undefined;
+  if (base !== undefined && !media[base])
+    mismatches.push(`${where}: Content-Type ${ex.content_type} is not documented`);
+  // TwiML: well-formed XML whose root is <Response>.
+  if (base === 'text/xml') {
+    const valid = XMLValidator.validate(String(ex.body));
+    if (valid !== true) mismatches.push(`${where}: not well-formed XML: ${JSON.stringify(valid.err)}`);
+    else if (!('Response' in new XMLParser().parse(String(ex.body))))
+      mismatches.push(`${where}: TwiML without a <Response> root`);
   }
-  const schema = media['application/json']?.schema;
+  const schema = (base === 'text/xml' ? media['text/xml'] : media['application/json'])?.schema;
   if (!schema) {
     if (ex.body !== undefined && ex.body !== null && ex.body !== '')
       mismatches.push(`${where}: a body where the document has none`);

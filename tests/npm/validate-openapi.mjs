@@ -43,16 +43,24 @@ for (const [path, item] of Object.entries(api.paths)) {
         if (response.content) problems.push(`${at}: 204 must have no content`);
         continue;
       }
-      const media = response.content && response.content['application/json'];
+      // TwiML answers (the inbound gate) are the one non-JSON success body.
+      const media =
+        response.content &&
+        (response.content['application/json'] ??
+          (Number(status) < 300 ? response.content['text/xml'] : undefined));
       if (!media || !media.schema) {
         problems.push(`${at}: no application/json schema`);
         continue;
       }
       if (Number(status) >= 400) {
-        const code = media.schema.allOf
-          ? media.schema.allOf.map((s) => s.properties?.error?.properties?.code).find((c) => c?.enum)
-          : undefined;
-        if (!code) problems.push(`${at}: an error response must narrow Error to its codes`);
+        // Each alternative (anyOf) must narrow Error to its codes.
+        const narrows = (schema) =>
+          schema.allOf
+            ? schema.allOf.map((s) => s.properties?.error?.properties?.code).some((c) => c?.enum)
+            : false;
+        const alternatives = media.schema.anyOf ?? [media.schema];
+        if (!alternatives.every(narrows))
+          problems.push(`${at}: an error response must narrow Error to its codes`);
         if (['429', '503'].includes(status) && !response.headers['Retry-After'])
           problems.push(`${at}: no Retry-After header`);
       }
