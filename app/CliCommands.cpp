@@ -375,7 +375,8 @@ int runCli(int argc, char** argv) {
                     std::cerr << ": no warm bot with free capacity (`calltrack serve` warms them)";
                 if (r.retryAfterMs) std::cerr << ", retry after " << *r.retryAfterMs << " ms";
                 std::cerr << "\n";
-                return kRefused;
+                // No such client is "not found" (5) like everywhere else, not a refusal.
+                return r.refusal == db::Refusal::unknown_client ? kNotFound : kRefused;
             }
             if (r.outcome == db::AdmitResult::Outcome::already_ended) {
                 std::cerr << "refused: call_already_ended: call " << r.call->id << " external_id "

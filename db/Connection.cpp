@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <mutex>
+#include <thread>
 
 namespace calltrack::db {
 
@@ -31,6 +33,9 @@ Connection::Connection(const std::string& path, const ConnectionOptions& options
     : path_((configureLibraryOnce(), path)),
       busyTimeoutMs_(options.busyTimeoutMs),
       db_(path, openFlags(options) | SQLITE_OPEN_NOMUTEX, options.busyTimeoutMs) {
+    // Replaces the busy timeout SQLiteCpp installed: the same bound, plus
+    // the lock deadline (setLockDeadline).
+    sqlite3_busy_handler(db_.getHandle(), &Connection::onBusy, this);
     // Pragmas are per connection; journal_mode=WAL is persistent in the file
     // and is set by SchemaMigrator when the database is created.
     db_.exec("PRAGMA foreign_keys = ON");
@@ -53,6 +58,20 @@ SQLite::Statement& Connection::prepared(const char* sql) {
         it = statements_.emplace(sql, std::make_unique<SQLite::Statement>(db_, sql)).first;
     }
     return *it->second;
+}
+
+int Connection::onBusy(void* self, int attempt) {
+    auto& c = *static_cast<Connection*>(self);
+    const auto now = std::chrono::steady_clock::now();
+    if (attempt == 0) c.busySince_ = now;
+    auto until = c.busySince_ + std::chrono::milliseconds(c.busyTimeoutMs_);
+    if (c.lockDeadline_) until = std::min(until, *c.lockDeadline_);
+    if (now >= until) return 0;  // give up: SQLITE_BUSY
+    // Short polls at first (a writer's commit takes ~0.1-1 ms), then 5 ms.
+    const auto pause =
+        attempt < 20 ? std::chrono::microseconds(500) : std::chrono::microseconds(5000);
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, until - now));
+    return 1;
 }
 
 bool Connection::inAutocommit() const {

@@ -7,7 +7,9 @@
 #include <SQLiteCpp/Statement.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -43,10 +45,21 @@ class Connection {
     bool inAutocommit() const;
     const std::string& path() const { return path_; }
     int busyTimeoutMs() const { return busyTimeoutMs_; }
+    // While set, a statement waits for another connection's lock no later
+    // than this (and never longer than the busy timeout), so a caller's
+    // deadline bounds the wait: SQLite's own busy timeout counts from the
+    // first retry, whatever the caller has left.
+    void setLockDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
+        lockDeadline_ = deadline;
+    }
 
   private:
+    static int onBusy(void* self, int attempt);
+
     std::string path_;
     int busyTimeoutMs_;
+    std::optional<std::chrono::steady_clock::time_point> lockDeadline_;
+    std::chrono::steady_clock::time_point busySince_{};
     SQLite::Database db_;
     // Declared after db_: statements are finalized before the database closes.
     std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;

@@ -4,6 +4,8 @@
 
 #include <SQLiteCpp/Exception.h>
 
+#include <algorithm>
+
 namespace calltrack::db {
 
 namespace {
@@ -140,12 +142,43 @@ void GroupCommitWriter::runBatch(std::vector<std::shared_ptr<PendingOp>>& batch)
     }
     if (live.empty()) return;
 
+    // BEGIN IMMEDIATE waits for another process's write lock no later than
+    // the earliest deadline in the batch. When that passes, the ops past
+    // their deadline fail as never started (nothing of them is written) and
+    // the others wait on, up to their own deadlines.
     std::exception_ptr batchError;
-    try {
-        Query(connection_, "BEGIN IMMEDIATE").run();
-    } catch (const SQLite::Exception& e) {
-        batchError = std::make_exception_ptr(storageError("BEGIN", e));
+    for (;;) {
+        Deadline earliest = noDeadline();
+        for (const auto& op : live) earliest = std::min(earliest, op->deadline);
+        connection_.setLockDeadline(earliest == noDeadline() ? std::nullopt
+                                                             : std::optional(earliest));
+        try {
+            Query(connection_, "BEGIN IMMEDIATE").run();
+            break;
+        } catch (const SQLite::Exception& e) {
+            const bool busy = e.getErrorCode() == SQLITE_BUSY || e.getErrorCode() == SQLITE_LOCKED;
+            const auto expired = std::stable_partition(
+                live.begin(), live.end(), [now = std::chrono::steady_clock::now()](const auto& op) {
+                    return op->deadline > now;
+                });
+            if (!busy || expired == live.end()) {
+                batchError = std::make_exception_ptr(storageError("BEGIN", e));
+                break;
+            }
+            for (auto it = expired; it != live.end(); ++it) {
+                finish(**it, std::make_exception_ptr(EngineError(
+                                 ErrorCode::deadline_exceeded,
+                                 "the database stayed locked by another writer until the "
+                                 "deadline; nothing was written")));
+            }
+            live.erase(expired, live.end());
+            if (live.empty()) {
+                connection_.setLockDeadline(std::nullopt);
+                return;
+            }
+        }
     }
+    connection_.setLockDeadline(std::nullopt);
 
     if (!batchError) {
         for (auto& op : live) {

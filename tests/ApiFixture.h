@@ -37,6 +37,7 @@ struct ApiFixture {
         if (method == "GET") return client->Get(path);
         if (method == "DELETE") return client->Delete(path);
         if (method == "PUT") return client->Put(path, body, type);
+        if (method == "PATCH") return client->Patch(path, body, type);
         return client->Post(path, body, type);
     }
 

@@ -235,7 +235,8 @@ TEST_SUITE("cli") {
 
         // Room again after the ends.
         CHECK_EXIT(cli({"admit", "acme", "--external-id", "CA4"}), app::kOk);
-        CHECK_EXIT(cli({"admit", "ghost"}), app::kRefused);
+        // Issue 8 §6: an unknown client is 5 (README), as for every other command.
+        CHECK_EXIT(cli({"admit", "ghost"}), app::kNotFound);
 
         r = cli({"status"});
         CHECK_EXIT(r, app::kOk);
@@ -290,6 +291,31 @@ TEST_SUITE("cli") {
         // Nothing was created by any of them.
         SQLite::Database raw(cli.db(), SQLite::OPEN_READONLY);
         CHECK(scalar(raw, "SELECT count(*) FROM clients") == 0);
+    }
+
+    TEST_CASE("the CLI refuses every value the API refuses (one set of bounds), exit 2") {
+        Cli cli = migrated();
+        // Each of these succeeded before issue 8 while the API refused it.
+        const std::vector<std::vector<std::string>> cases = {
+            {"client", "add", "big", "--limit", "99999999999"},
+            {"client", "add", "big", "--limit", "2", "--ring-timeout", "86401"},
+            {"client", "add", "big", "--limit", "2", "--max-call", "604801"},
+            {"limit", "global", "1000000001"},
+        };
+        for (const auto& args : cases) {
+            std::string shown;
+            for (const auto& a : args) shown += a + " ";
+            CAPTURE(shown);
+            const auto r = cli(args);
+            CHECK_EXIT(r, app::kUsage);
+            CHECK(r.lines() == 1);
+        }
+        SQLite::Database raw(cli.db(), SQLite::OPEN_READONLY);
+        CHECK(scalar(raw, "SELECT count(*) FROM clients") == 0);
+        CHECK(scalar(raw, "SELECT global_limit FROM settings") == 100);
+        // The largest values both accept.
+        CHECK_EXIT(cli({"client", "add", "big", "--limit", "1000000000"}), app::kOk);
+        CHECK_EXIT(cli({"limit", "global", "1000000000"}), app::kOk);
     }
 
     TEST_CASE("a database from a newer calltrack exits 6: newer than this calltrack") {
