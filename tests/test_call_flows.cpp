@@ -453,3 +453,66 @@ TEST_CASE("unknown fields are refused, named, on every endpoint with a body; not
     CHECK(f.scalar("SELECT count(*) FROM demand_schedules") == 0);
     CHECK(f.getCall(admitted["call"]["id"])["state"] == "reserved");
 }
+
+TEST_CASE("every webhook delivery's log line names the CallSid, the call and the outcome") {
+    FlowFixture f;
+    f.addClient("dialer", 2);
+    auto [s, admitted] =
+        f.call("POST", "/v1/calls", {{"client_id", "dialer"}, {"external_id", "j"}});
+    REQUIRE(s == 201);
+    const int64_t id = admitted["call"]["id"];
+    // A second server on the same database whose access log is captured.
+    std::FILE* logFile = std::tmpfile();
+    REQUIRE(logFile);
+    api::JsonLog log(api::LogLevel::info, logFile);
+    api::ApiContext ctx{*f.t.database,
+                        *f.t.admission,
+                        *f.t.lifecycle,
+                        *f.t.clients,
+                        f.bots,
+                        f.schedules,
+                        f.providerEvents,
+                        f.t.clock,
+                        log,
+                        std::chrono::milliseconds(2000),
+                        kPublicUrl};
+    api::HttpOptions options;
+    options.port = 0;
+    options.threads = 2;
+    api::HttpServer server(ctx, options);
+    server.start();
+    httplib::Client client("127.0.0.1", server.port());
+    const std::string sid = "CA0000000000000000000000000000logd";
+    auto reqs = signTwilioRequests(
+        kPublicUrl, kToken,
+        {{"/v1/webhooks/twilio?call_id=" + std::to_string(id), callback(sid, "ringing", 1)},
+         {"/v1/webhooks/twilio", callback("CA0000000000000000000000000000none", "ringing", 1)}});
+    CHECK(postTwilio(client, reqs[0])->status == 200);
+    CHECK(postTwilio(client, reqs[1])->status == 200);
+    auto forged = reqs[0];
+    forged.signature = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    CHECK(postTwilio(client, forged)->status == 403);
+    server.stop();
+
+    std::fflush(logFile);
+    std::rewind(logFile);
+    std::vector<json> lines;
+    char buf[8192];
+    while (std::fgets(buf, sizeof buf, logFile)) {
+        auto line = json::parse(buf, nullptr, false);
+        if (!line.is_discarded() && line.value("route", "") == "POST /v1/webhooks/twilio")
+            lines.push_back(line);
+    }
+    std::fclose(logFile);
+    REQUIRE(lines.size() == 3);
+    CHECK(lines[0]["call_sid"] == sid);
+    CHECK(lines[0]["call"] == id);
+    CHECK(lines[0]["client"] == "dialer");
+    CHECK(lines[0]["outcome"] == "applied");
+    CHECK(lines[0]["event_id"].is_string());
+    CHECK(lines[1]["call_sid"] == "CA0000000000000000000000000000none");
+    CHECK(lines[1]["outcome"] == "unknown_call");
+    CHECK(lines[1]["detail"].get<std::string>().find("kept") != std::string::npos);
+    CHECK(lines[2]["outcome"] == "rejected: bad signature");
+    CHECK(lines[2]["status"] == 403);
+}

@@ -6,6 +6,7 @@
 #include "db/IsoTime.h"
 #include "db/LeaderLease.h"
 #include "db/SchemaSql.h"
+#include "db/WebhookCredentials.h"
 #include "tests/TestSupport.h"
 
 #include <SQLiteCpp/Exception.h>
@@ -467,6 +468,34 @@ TEST_SUITE("database-level guard (raw SQL)") {
     }
 }
 
+TEST_SUITE("provider_call_id guard") {
+    TEST_CASE("a shell can bind a provider_call_id once, never move it, never take another's") {
+        GuardFixture f;
+        auto& raw = f.raw;
+        REQUIRE(tryExec(raw, insertLive(raw, "acme", "a", 1, 1)) == "");
+        REQUIRE(tryExec(raw, insertLive(raw, "acme", "b", 2, 2)) == "");
+        const std::string a =
+            std::to_string(scalar(raw, "SELECT id FROM calls WHERE external_id = 'a'"));
+        const std::string b =
+            std::to_string(scalar(raw, "SELECT id FROM calls WHERE external_id = 'b'"));
+        CHECK(tryExec(raw, "UPDATE calls SET provider_call_id = 'CA1' WHERE id = " + a) == "");
+        CHECK(tryExec(raw, "UPDATE calls SET provider_call_id = 'CA1' WHERE id = " + a) == "");
+        CHECK(tryExec(raw, "UPDATE calls SET provider_call_id = 'CA2' WHERE id = " + a) != "");
+        CHECK(tryExec(raw, "UPDATE calls SET provider_call_id = NULL WHERE id = " + a) != "");
+        // REPLACE onto another call's id would delete that call.
+        CHECK(tryExec(raw, "UPDATE OR REPLACE calls SET provider_call_id = 'CA1' WHERE id = " +
+                               b) != "");
+        CHECK(tryExec(raw,
+                      "INSERT OR REPLACE INTO calls (client_id, external_id, state, "
+                      "created_at, updated_at, ended_at, admitted_at, provider_call_id) "
+                      "VALUES ('beta', 'x', 'completed', 1, 1, 1, 1, 'CA1')") != "");
+        CHECK(tryExec(raw, "UPDATE calls SET provider_call_id = 'bad sid' WHERE id = " + b) != "");
+        CHECK(scalar(raw, "SELECT count(*) FROM calls") == 2);
+        CHECK(scalarText(raw, "SELECT provider_call_id FROM calls WHERE id = " + a) == "CA1");
+        CHECK_INVARIANTS(f.t);
+    }
+}
+
 TEST_SUITE("migrations") {
     TEST_CASE("migrate creates a fresh database and is a no-op the second time") {
         test::TempDir dir;
@@ -534,6 +563,52 @@ TEST_SUITE("migrations") {
             SQLite::Database upgraded(old.path, SQLite::OPEN_READONLY);
             CHECK(shape(upgraded) == expected);
         }
+    }
+
+    TEST_CASE("v2 -> v3 keeps Twilio credentials (now per account) and event ids") {
+        test::TempDir dir;
+        db::DatabaseOptions old;
+        old.path = dir.file("v2.db");
+        {
+            SQLite::Database raw(old.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+            raw.exec(readFile(std::string(CALLTRACK_SOURCE_DIR) + "/tests/schemas/v2.sql"));
+            raw.exec(
+                "INSERT INTO clients (id, name, max_concurrent, created_at, updated_at) "
+                "VALUES ('acme', 'acme', 2, 1, 1)");
+            raw.exec(
+                "INSERT INTO client_credentials (client_id, twilio_account_sid, "
+                "twilio_auth_token, webhook_secret, updated_at) VALUES ('acme', 'AC1', "
+                "'tok', 'whsec_abc', 1)");
+            raw.exec(
+                "INSERT INTO call_events (at, client_id, kind, outcome, source, "
+                "idempotency_key) VALUES (1, 'acme', 'status', 'unknown_call', 'api', 'evt-1')");
+        }
+        CHECK(db::Database::migrate(old).toVersion == db::kSchemaVersion);
+        db::Database opened(old);
+        const auto account = opened.readers().read(
+            [](db::Connection& c) { return db::WebhookCredentials::twilioAccount(c, "AC1"); });
+        REQUIRE(account);
+        CHECK(account->authToken == "tok");
+        CHECK(account->clientIds == std::vector<std::string>{"acme"});
+        CHECK(opened.readers().read([](db::Connection& c) {
+            return db::WebhookCredentials::webhookSecret(c, "acme");
+        }) == std::optional<std::string>("whsec_abc"));
+        SQLite::Database raw(old.path, SQLite::OPEN_READWRITE);
+        // The account may now be shared; the event id stays unique per client and source.
+        raw.exec(
+            "INSERT INTO clients (id, name, max_concurrent, created_at, updated_at) VALUES "
+            "('beta', 'beta', 2, 1, 1)");
+        CHECK(tryExec(raw,
+                      "INSERT INTO client_credentials (client_id, twilio_account_sid, "
+                      "twilio_auth_token, updated_at) VALUES ('beta', 'AC1', 'tok', 1)") == "");
+        CHECK(tryExec(raw,
+                      "INSERT INTO call_events (at, client_id, kind, outcome, source, "
+                      "idempotency_key) VALUES (1, 'acme', 'status', 'applied', 'api', "
+                      "'evt-1')") != "");
+        CHECK(tryExec(raw,
+                      "INSERT INTO call_events (at, client_id, kind, outcome, source, "
+                      "idempotency_key) VALUES (1, 'beta', 'status', 'applied', 'api', "
+                      "'evt-1')") == "");
     }
 
     TEST_CASE("a database written by a newer calltrack is refused, by open and by migrate") {
