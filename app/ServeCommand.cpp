@@ -42,13 +42,16 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
 
     const int reaped = reaper.reapAll();
     reaper.start();
-    // Idempotency keys are kept 24 h; the reaper's lease holder purges them.
+    // Idempotency keys and provider events kept for a call that never came
+    // are kept 24 h; the reaper's lease holder purges them, 1000 at a time.
     db::IdempotencyStore idempotency(database.writer(), clock);
     PeriodicJob keyPurge(
         "idempotency-purge", std::chrono::seconds(60),
         [&] {
             if (!lease.held()) return;
             while (idempotency.purgeExpired(1000) == 1000) {
+            }
+            while (lease.held() && providerEvents.purgeExpiredPending(1000) == 1000) {
             }
         },
         log);

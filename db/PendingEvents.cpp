@@ -18,6 +18,9 @@ const char* const kClaimable =
     "account_sid IN (SELECT twilio_account_sid FROM client_credentials WHERE client_id = ?2)) "
     "ORDER BY sequence IS NULL, sequence, id";
 const char* const kRemove = "DELETE FROM pending_events WHERE id = ?1";
+const char* const kPurge =
+    "DELETE FROM pending_events WHERE id IN (SELECT id FROM pending_events WHERE received_at < ?1 "
+    "ORDER BY received_at LIMIT ?2)";
 const char* const kKeyKept =
     "SELECT 1 FROM pending_events WHERE idempotency_key = ?1 AND source = ?2 AND "
     "(client_id = ?3 OR account_sid = ?4) LIMIT 1";
@@ -80,6 +83,13 @@ StatusEvent PendingEvents::asStatusEvent(const PendingEvent& p, int64_t callId) 
     ev.eventId = p.idempotencyKey;
     ev.source = p.source;
     return ev;
+}
+
+int PendingEvents::purgeOlderThan(Connection& c, int64_t cutoffMs, int limit) {
+    Query q(c, kPurge);
+    q->bind(1, cutoffMs);
+    q->bind(2, limit);
+    return q.run();
 }
 
 bool PendingEvents::keyKept(Connection& c, const std::optional<std::string>& clientId,

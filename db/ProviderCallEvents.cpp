@@ -200,4 +200,12 @@ EventResult ProviderCallEvents::applyTwilio(TwilioEvent event, Deadline deadline
                        deadline);
 }
 
+int ProviderCallEvents::purgeExpiredPending(int limit, Deadline deadline) {
+    return writer_.run(
+        [&](Connection& c) {
+            return PendingEvents::purgeOlderThan(c, clock_.nowMs() - kKeepPendingMs, limit);
+        },
+        deadline);
+}
+
 }  // namespace calltrack::db

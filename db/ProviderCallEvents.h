@@ -47,6 +47,11 @@ class ProviderCallEvents {
     // Events kept for that id are applied; returns the call after them.
     Call bind(CallRef call, std::string providerCallId, Deadline deadline = noDeadline());
     EventResult applyTwilio(TwilioEvent event, Deadline deadline = noDeadline());
+    // Kept events whose call has not come within this long are dropped (a
+    // CallSid no dialer ever admitted or bound): the table stays bounded.
+    static constexpr int64_t kKeepPendingMs = 24 * 3600 * 1000;
+    // Deletes up to `limit` kept events older than kKeepPendingMs; returns how many.
+    int purgeExpiredPending(int limit, Deadline deadline = noDeadline());
 
     static Call bindIn(Connection& c, int64_t nowMs, const CallRef& call,
                        const std::string& providerCallId);

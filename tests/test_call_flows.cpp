@@ -516,3 +516,19 @@ TEST_CASE("every webhook delivery's log line names the CallSid, the call and the
     CHECK(lines[2]["outcome"] == "rejected: bad signature");
     CHECK(lines[2]["status"] == 403);
 }
+
+TEST_CASE("events kept for a call that never comes are dropped after 24 h, not before") {
+    FlowFixture f;
+    f.addClient("dialer", 1);
+    const auto reqs = signTwilioRequests(
+        kPublicUrl, kToken,
+        {{"/v1/webhooks/twilio", callback("CA0000000000000000000000000000gone", "ringing", 1)}});
+    CHECK(json::parse(postTwilio(*f.client, reqs[0])->body)["outcome"] == "unknown_call");
+    f.t.clock.advanceMs(db::ProviderCallEvents::kKeepPendingMs - 1);
+    CHECK(f.providerEvents.purgeExpiredPending(100) == 0);
+    f.t.clock.advanceMs(2);
+    CHECK(f.providerEvents.purgeExpiredPending(100) == 1);
+    CHECK(f.scalar("SELECT count(*) FROM pending_events") == 0);
+    // The delivery itself stays in the history.
+    CHECK(f.scalar("SELECT count(*) FROM call_events WHERE outcome = 'unknown_call'") == 1);
+}
