@@ -33,6 +33,10 @@ struct ApiContext {
     // signatures cover the URL as the provider saw it. Empty: taken from the
     // request's Host header, as http.
     std::string publicUrl{};
+    // Provider status callbacks wait longer for a locked database than API
+    // writes: Twilio does not retry a 5xx, so a 503 loses the event, and it
+    // waits up to 15 s for an answer.
+    std::chrono::milliseconds webhookDeadline{10000};
 
     // Per-process counts of what the database never saw (GET /v1/usage).
     struct Counters {
@@ -43,6 +47,9 @@ struct ApiContext {
     Counters counters{};
 
     db::Deadline deadline() const { return std::chrono::steady_clock::now() + requestDeadline; }
+    db::Deadline webhookDeadlineFromNow() const {
+        return std::chrono::steady_clock::now() + std::max(requestDeadline, webhookDeadline);
+    }
 };
 
 }  // namespace calltrack::api

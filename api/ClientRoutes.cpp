@@ -39,11 +39,12 @@ db::ClientPatch clientPatch(const JsonBody& body) {
     db::ClientPatch p;
     if (const auto* twilio = body.object("twilio")) {
         const JsonBody inner("application/json", twilio->dump());
-        inner.allowOnly({"account_sid", "auth_token", "voice_url"}, {}, "twilio.");
+        inner.allowOnly({"account_sid", "auth_token", "voice_url", "rotate_auth_token"}, {},
+                        "twilio.");
         try {
-            p.twilio = db::ClientPatch::Twilio{inner.requiredText("account_sid", 64),
-                                               inner.requiredText("auth_token", 256),
-                                               inner.text("voice_url", 2048)};
+            p.twilio = db::ClientPatch::Twilio{
+                inner.requiredText("account_sid", 64), inner.requiredText("auth_token", 256),
+                inner.text("voice_url", 2048), inner.boolean("rotate_auth_token").value_or(false)};
         } catch (const ApiError& e) {
             throw ApiError(e.status, e.code, std::string("twilio.") + e.what());
         }

@@ -5,6 +5,7 @@
 #include "db/ApiTokens.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <random>
 #include <stdexcept>
@@ -98,6 +99,16 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
     };
     // Without TCP_NODELAY keep-alive requests stall on Nagle + delayed ACK.
     server_.set_tcp_nodelay(true);
+    // cpp-httplib's default socket options add SO_REUSEPORT: a second server
+    // on a port in use would start, and the kernel would split connections
+    // between two servers on two databases. SO_REUSEADDR alone (restarts do
+    // not wait for TIME_WAIT) makes a taken port fail to bind. The socket is
+    // kept to raise the listen backlog, which Debian's library compiles in as 5.
+    server_.set_socket_options([this](socket_t sock) {
+        const int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        listenSocket_ = sock;
+    });
     server_.set_keep_alive_max_count(1000);
     server_.set_keep_alive_timeout(5);
     server_.set_read_timeout(10);
@@ -147,6 +158,8 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
         }
         port_ = options_.port;
     }
+    // Linux lets listen() on a listening socket change its backlog.
+    if (listenSocket_ >= 0) ::listen(listenSocket_, kListenBacklog);
 }
 
 HttpServer::~HttpServer() {

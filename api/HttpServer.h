@@ -54,7 +54,10 @@ class HttpServer {
     BearerAuth auth_;
     Router router_;
     httplib::Server server_;
+    // Bursts of dialers connecting at once must not see refused connections.
+    static constexpr int kListenBacklog = 1024;
     int port_ = 0;
+    int listenSocket_ = -1;  // socket_t (a global typedef in cpp-httplib) on Linux
     std::atomic<bool> stopping_{false};
     std::thread thread_;
 };

@@ -80,25 +80,25 @@ void addTwilioVoiceRoute(Router& router, ApiContext& ctx) {
             try {
                 r = ctx.admission.admit(admit, ctx.deadline());
             } catch (const db::EngineError& e) {
+                // Any refusal is a busy tone: Twilio would play an application
+                // error for anything but TwiML. A database that did not answer
+                // within the deadline (well under Twilio's 15 s) is counted.
                 using db::ErrorCode;
-                switch (e.code()) {
-                    case ErrorCode::busy:
-                    case ErrorCode::deadline_exceeded:
-                    case ErrorCode::storage_failure:
-                    case ErrorCode::shutting_down:
-                        // Twilio gives up after 15 s and plays an error; a
-                        // busy tone within the deadline is the better answer.
-                        ctx.counters.gateDatabaseRejects.fetch_add(1);
-                        ctx.log.warn("inbound call rejected: the database did not answer in time",
-                                     {{"call_sid", *admit.externalId},
-                                      {"client", *clientId},
-                                      {"error", e.what()}});
-                        return reject(std::string("database_unavailable: ") + e.what());
-                    case ErrorCode::provider_id_conflict:
-                        return reject(e.what());
-                    default:
-                        throw;
-                }
+                const bool unavailable =
+                    e.code() == ErrorCode::busy || e.code() == ErrorCode::deadline_exceeded ||
+                    e.code() == ErrorCode::storage_failure || e.code() == ErrorCode::shutting_down;
+                if (unavailable) ctx.counters.gateDatabaseRejects.fetch_add(1);
+                ctx.log.warn(
+                    unavailable ? "inbound call rejected: the database did not answer in time"
+                                : "inbound call rejected",
+                    {{"call_sid", *admit.externalId}, {"client", *clientId}, {"error", e.what()}});
+                return reject((unavailable ? "database_unavailable: " : "") +
+                              std::string(e.what()));
+            } catch (const std::exception& e) {
+                ctx.log.error(
+                    "inbound call rejected: internal error",
+                    {{"call_sid", *admit.externalId}, {"client", *clientId}, {"error", e.what()}});
+                return reject("internal error");
             }
             if (r.call) rc.call = r.call->id;
             using Outcome = db::AdmitResult::Outcome;

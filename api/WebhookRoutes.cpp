@@ -126,7 +126,7 @@ void addWebhookRoutes(Router& router, ApiContext& ctx) {
                 ev.eventId = "twilio:" + token.substr(0, 200);
                 rc.log["event_id"] = *ev.eventId;
             }
-            const auto r = ctx.providerEvents.applyTwilio(ev, ctx.deadline());
+            const auto r = ctx.providerEvents.applyTwilio(ev, ctx.webhookDeadlineFromNow());
             if (r.call) {
                 rc.client = r.call->clientId;
                 rc.call = r.call->id;
@@ -190,7 +190,7 @@ void addWebhookRoutes(Router& router, ApiContext& ctx) {
             ev.eventId = "generic:" + id.substr(0, 200);
             ev.source = "generic";
             rc.log["event_id"] = *ev.eventId;
-            const auto r = ctx.lifecycle.applyStatus(ev, ctx.deadline());
+            const auto r = ctx.lifecycle.applyStatus(ev, ctx.webhookDeadlineFromNow());
             if (r.call) rc.call = r.call->id;
             rc.log["outcome"] = db::nameOf(r.outcome);
             if (!r.detail.empty()) rc.log["detail"] = r.detail;

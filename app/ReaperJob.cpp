@@ -1,5 +1,7 @@
 #include "app/ReaperJob.h"
 
+#include <algorithm>
+
 namespace calltrack::app {
 
 ReaperJob::ReaperJob(db::CallLifecycle& lifecycle, db::LeaderLease& lease, api::JsonLog& log,
@@ -11,14 +13,31 @@ ReaperJob::~ReaperJob() {
 }
 
 int ReaperJob::reapAll() {
-    int total = 0;
-    for (;;) {
-        const int n = lifecycle_.reapExpired(options_.batch);
-        total += n;
-        if (n < options_.batch) break;
+    int ended = 0;
+    std::vector<std::pair<int64_t, std::string>> failed;
+    db::CallLifecycle::ReapCursor cursor;
+    // Batches until no expired call is left after the cursor, or stop().
+    while (!stopping_.load()) {
+        const auto batch = lifecycle_.reapBatch(options_.batch, cursor);
+        ended += batch.ended;
+        failed.insert(failed.end(), batch.failed.begin(), batch.failed.end());
+        cursor = batch.next;
+        if (batch.examined < options_.batch) break;
     }
-    if (total > 0) log_.info("reaper timed out expired calls", {{"calls", total}});
-    return total;
+    if (ended > 0) log_.info("reaper timed out expired calls", {{"calls", ended}});
+    // Logged when the set of calls it cannot end changes, not every tick.
+    std::vector<int64_t> ids;
+    for (const auto& [id, why] : failed) ids.push_back(id);
+    if (ids != unendable_) {
+        for (const auto& [id, why] : failed) {
+            if (std::find(unendable_.begin(), unendable_.end(), id) != unendable_.end()) continue;
+            log_.error("reaper cannot end an expired call (run `calltrack check`)",
+                       {{"call", id}, {"error", why}});
+        }
+        unendable_ = std::move(ids);
+    }
+    unendableTotal_.store(static_cast<int64_t>(unendable_.size()));
+    return ended;
 }
 
 int ReaperJob::runOnce() {
@@ -38,6 +57,7 @@ void ReaperJob::start() {
 }
 
 void ReaperJob::stop() {
+    stopping_.store(true);
     job_.reset();
     lease_.release();
 }

@@ -10,8 +10,11 @@
 #include "db/CallLifecycle.h"
 #include "db/LeaderLease.h"
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace calltrack::app {
 
@@ -29,8 +32,12 @@ class ReaperJob {
     // One tick: take or renew the lease; if held, end expired calls in
     // batches until none is left. Returns how many calls it ended.
     int runOnce();
-    // Ends every expired call now, lease or not (start-up).
+    // Ends every expired call now, lease or not (start-up); a call that
+    // cannot be ended is logged (once) and skipped. Returns how many it
+    // really ended; stops early after stop().
     int reapAll();
+    // Expired calls the last pass could not end.
+    int64_t unendable() const { return unendableTotal_.load(); }
     void start();
     void stop();
 
@@ -40,6 +47,9 @@ class ReaperJob {
     api::JsonLog& log_;
     ReaperOptions options_;
     std::unique_ptr<PeriodicJob> job_;
+    std::atomic<bool> stopping_{false};
+    std::vector<int64_t> unendable_;  // the reaper thread's (or start-up's) own
+    std::atomic<int64_t> unendableTotal_{0};
 };
 
 }  // namespace calltrack::app

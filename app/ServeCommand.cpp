@@ -40,7 +40,28 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     ReaperJob reaper(lifecycle, lease, log,
                      ReaperOptions{options.reaperInterval, options.reaperBatch});
 
-    const int reaped = reaper.reapAll();
+    // The port first: a second serve on a port in use must exit with one
+    // line before it takes a lease or runs a job.
+    api::ApiContext api{
+        database,         admission,      lifecycle, clients, bots,
+        schedules,        providerEvents, clock,     log,     options.requestDeadline,
+        options.publicUrl};
+    std::unique_ptr<api::HttpServer> http;
+    try {
+        http = std::make_unique<api::HttpServer>(api, options.http);
+    } catch (const std::runtime_error& e) {
+        log.error(e.what());
+        return 2;
+    }
+    // Start-up reaps once, lease or not; a database that is locked or
+    // failing now must not keep the server from starting (the reaper job
+    // tries again every interval).
+    int reaped = 0;
+    try {
+        reaped = reaper.reapAll();
+    } catch (const db::EngineError& e) {
+        log.warn("start-up reap failed; the reaper retries every interval", {{"error", e.what()}});
+    }
     reaper.start();
     // Idempotency keys and provider events kept for a call that never came
     // are kept 24 h; the reaper's lease holder purges them, 1000 at a time.
@@ -48,8 +69,8 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     PeriodicJob keyPurge(
         "idempotency-purge", std::chrono::seconds(60),
         [&] {
-            if (!lease.held()) return;
-            while (idempotency.purgeExpired(1000) == 1000) {
+            // Bounded statements, and no further once the lease is lost.
+            while (lease.held() && idempotency.purgeExpired(1000) == 1000) {
             }
             while (lease.held() && providerEvents.purgeExpiredPending(1000) == 1000) {
             }
@@ -63,17 +84,6 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     WarmupScheduler warmups(warmupClaims, botLease, clock, log, options.warmup);
     admission.onBotShortage([&warmups](const std::string&) { warmups.wake(); });
     warmups.start();
-    api::ApiContext api{
-        database,         admission,      lifecycle, clients, bots,
-        schedules,        providerEvents, clock,     log,     options.requestDeadline,
-        options.publicUrl};
-    std::unique_ptr<api::HttpServer> http;
-    try {
-        http = std::make_unique<api::HttpServer>(api, options.http);
-    } catch (const std::runtime_error& e) {
-        log.error(e.what());
-        return 2;
-    }
     http->start();
     if (http->open()) {
         log.warn(

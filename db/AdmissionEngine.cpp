@@ -109,7 +109,10 @@ const char* nameOf(Refusal refusal) {
 
 void AdmissionEngine::validate(AdmitRequest& r) {
     TextRules::requireClientId(r.clientId);
-    if (!r.externalId) r.externalId = generatedExternalId();
+    if (!r.externalId) {
+        r.externalId = generatedExternalId();
+        r.externalIdGenerated = true;
+    }
     TextRules::requireExternalId(*r.externalId);
     if (r.providerCallId) TextRules::requireIdentifier(*r.providerCallId, "provider_call_id");
     if (r.provider.empty() || r.provider.size() > 32) {
@@ -226,7 +229,11 @@ AdmitResult endedBeforeAdmission(Connection& c, int64_t now, const AdmitRequest&
             applied.sequence = p->sequence;
             applied.occurredAt = p->occurredAt;
             applied.source = p->source;
-            applied.idempotencyKey = p->idempotencyKey;
+            // Unless this client and source used the id before (it is then
+            // recorded without it, as applyStatusIn records a redelivery).
+            if (p->idempotencyKey &&
+                !EventLog::outcomeForKey(c, r.clientId, p->source, *p->idempotencyKey))
+                applied.idempotencyKey = p->idempotencyKey;
             EventLog::append(c, applied);
             continue;
         }
@@ -291,7 +298,8 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
     }
     // Provider events that beat the admission: a terminal one means the call
     // is over before it was admitted; the others are applied once it is.
-    const auto pending = pendingFor(c, r);
+    // (None can exist for an id calltrack generated: nobody knew it before.)
+    const auto pending = r.externalIdGenerated ? std::vector<PendingEvent>{} : pendingFor(c, r);
     if (std::any_of(pending.begin(), pending.end(),
                     [](const PendingEvent& p) { return isTerminal(p.status); })) {
         return endedBeforeAdmission(c, now, r, std::move(result), event, pending);

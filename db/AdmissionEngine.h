@@ -35,6 +35,7 @@ struct AdmitRequest {
     // The provider's id, when it is known at admission (the inbound gate:
     // the CallSid). Otherwise bound later (ProviderCallEvents::bind).
     std::optional<std::string> providerCallId{};
+    bool externalIdGenerated = false;  // set by validate()
 };
 
 struct AdmitResult {

@@ -6,6 +6,8 @@
 #include "db/PendingEvents.h"
 #include "db/TextRules.h"
 
+#include <SQLiteCpp/Exception.h>
+
 #include <vector>
 
 namespace calltrack::db {
@@ -16,8 +18,12 @@ const char* const kUpdateCall =
     "UPDATE calls SET state = ?2, updated_at = ?3, answered_at = ?4, ended_at = ?5, expires_at = "
     "?6, "
     "end_reason = ?7, last_sequence = ?8, version = version + 1 WHERE id = ?1";
+// Keyset over the partial index calls_live_expiry (expires_at, rowid): a
+// pass resumes after the last call it examined, so calls that cannot be
+// ended do not hold back the ones behind them.
 const char* const kExpired =
-    "SELECT id FROM calls WHERE ended_at IS NULL AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2";
+    "SELECT id, expires_at FROM calls WHERE ended_at IS NULL AND expires_at <= ?1 AND "
+    "(expires_at > ?2 OR (expires_at = ?2 AND id > ?3)) ORDER BY expires_at, id LIMIT ?4";
 
 // Expiry of a live call after activity at `now`: LIFECYCLE.md invariant 5.
 int64_t expiryAfterActivity(const CallWithTimeouts& row, CallState state, int64_t now) {
@@ -140,8 +146,13 @@ EventResult CallLifecycle::end(EndRequest request, Deadline deadline) {
 }
 
 int CallLifecycle::reapExpired(int maxCalls, Deadline deadline) {
-    return writer_.run([&](Connection& c) { return reapExpiredIn(c, clock_.nowMs(), maxCalls); },
-                       deadline);
+    return reapBatch(maxCalls, ReapCursor{}, deadline).ended;
+}
+
+CallLifecycle::ReapBatch CallLifecycle::reapBatch(int maxCalls, ReapCursor after,
+                                                  Deadline deadline) {
+    return writer_.run(
+        [&](Connection& c) { return reapExpiredIn(c, clock_.nowMs(), maxCalls, after); }, deadline);
 }
 
 void CallLifecycle::recordRejectedWebhook(const std::optional<std::string>& clientId,
@@ -173,6 +184,12 @@ void CallLifecycle::recordRejectedWebhook(const std::optional<std::string>& clie
 EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const StatusEvent& ev) {
     EventResult result;
     auto row = CallTable::find(c, ev.call);
+    // A sender that names the call by the provider's id (the CallSid bound
+    // to it) within the client finds it too.
+    if (!row && ev.call.clientId && ev.call.externalId) {
+        row = CallTable::findByProviderCallId(c, *ev.call.externalId);
+        if (row && row->call.clientId != *ev.call.clientId) row.reset();
+    }
 
     EventRecord record;
     record.at = now;
@@ -191,11 +208,14 @@ EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const Statu
         // redelivery of an event kept already. Its id stays with the kept
         // event: the record here carries none.
         record.idempotencyKey.reset();
-        const bool kept = ev.eventId && PendingEvents::keyKept(c, ev.call.clientId, std::nullopt,
-                                                               ev.source, *ev.eventId);
+        // The id may also be one this client used before for another call.
+        const bool kept =
+            ev.eventId && (PendingEvents::keyKept(c, ev.call.clientId, std::nullopt, ev.source,
+                                                  *ev.call.externalId, *ev.eventId) ||
+                           EventLog::outcomeForKey(c, *ev.call.clientId, ev.source, *ev.eventId));
         if (kept) {
             result.outcome = EventOutcome::duplicate;
-            result.detail = "event id already received (kept for the call's admission)";
+            result.detail = "event id already received";
         } else {
             result.outcome = EventOutcome::unknown_call;
             result.detail = "no such call: recorded";
@@ -335,29 +355,55 @@ EventResult CallLifecycle::endIn(Connection& c, int64_t now, const EndRequest& r
         });
 }
 
-int CallLifecycle::reapExpiredIn(Connection& c, int64_t now, int maxCalls) {
-    std::vector<int64_t> ids;
+CallLifecycle::ReapBatch CallLifecycle::reapExpiredIn(Connection& c, int64_t now, int maxCalls,
+                                                      ReapCursor after) {
+    ReapBatch out;
+    out.next = after;
+    std::vector<std::pair<int64_t, int64_t>> expired;  // id, expires_at
     {
         Query q(c, kExpired);
         q->bind(1, now);
-        q->bind(2, maxCalls);
-        while (q.step()) ids.push_back(q->getColumn(0).getInt64());
+        q->bind(2, after.expiresAt);
+        q->bind(3, after.id);
+        q->bind(4, maxCalls);
+        while (q.step())
+            expired.emplace_back(q->getColumn(0).getInt64(), q->getColumn(1).getInt64());
     }
-    for (int64_t id : ids) {
-        auto row = CallTable::find(c, CallRef::byId(id));
-        if (!row || !row->call.live()) continue;
-        Call& call = row->call;
-        EventRecord record = baseEvent(now, call, "timeout", "reaper");
-        const int64_t silentMs = now - call.updatedAt;
-        moveTo(
-            call, *row, CallState::timed_out, now,
-            "no event for " + std::to_string(silentMs / 1000) + " s while " + nameOf(call.state));
-        writeCall(c, call, now);
-        record.toState = "timed_out";
-        record.reason = call.endReason;
-        EventLog::append(c, record);
+    for (const auto& [id, expiresAt] : expired) {
+        ++out.examined;
+        out.next = ReapCursor{expiresAt, id};
+        // Each call in its own savepoint: one that cannot be ended (a
+        // trigger's CHECK fails because a shell edit broke a counter) is
+        // rolled back alone, logged by the caller, and the rest are ended.
+        Query(c, "SAVEPOINT reap_call").run();
+        try {
+            auto row = CallTable::find(c, CallRef::byId(id));
+            if (row && row->call.live()) {
+                Call& call = row->call;
+                EventRecord record = baseEvent(now, call, "timeout", "reaper");
+                const int64_t silentMs = now - call.updatedAt;
+                moveTo(call, *row, CallState::timed_out, now,
+                       "no event for " + std::to_string(silentMs / 1000) + " s while " +
+                           nameOf(call.state));
+                writeCall(c, call, now);
+                record.toState = "timed_out";
+                record.reason = call.endReason;
+                EventLog::append(c, record);
+                ++out.ended;
+            }
+            Query(c, "RELEASE reap_call").run();
+        } catch (const SQLite::Exception& e) {
+            // A constraint is this call's problem; anything else (I/O, busy,
+            // a rolled-back transaction) is the batch's.
+            if (e.getErrorCode() != SQLITE_CONSTRAINT || c.inAutocommit()) throw;
+            // If the rollback itself fails, the batch must fail whole: its
+            // partial writes must never commit.
+            c.exec("ROLLBACK TO reap_call");
+            c.exec("RELEASE reap_call");
+            out.failed.emplace_back(id, e.what());
+        }
     }
-    return static_cast<int>(ids.size());
+    return out;
 }
 
 }  // namespace calltrack::db

@@ -9,8 +9,11 @@
 #include "db/Connection.h"
 #include "db/GroupCommitWriter.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace calltrack::db {
 
@@ -61,8 +64,23 @@ class CallLifecycle {
     // Ends a live call: completed if it was answered, canceled otherwise.
     EventResult end(EndRequest request, Deadline deadline = noDeadline());
     // Ends up to maxCalls calls whose expiry is at or before nowMs as
-    // timed_out, oldest expiry first. Returns how many it ended.
+    // timed_out, oldest expiry first. Returns how many it really ended.
     int reapExpired(int maxCalls, Deadline deadline = noDeadline());
+    // Where a reaper pass goes on: after this (expires_at, id).
+    struct ReapCursor {
+        int64_t expiresAt = INT64_MIN;
+        int64_t id = 0;
+    };
+    struct ReapBatch {
+        int examined = 0;  // expired calls looked at
+        int ended = 0;
+        // Calls that could not be ended (a shell edit broke a counter, say):
+        // each was rolled back alone and never blocks the others.
+        std::vector<std::pair<int64_t, std::string>> failed;
+        ReapCursor next;  // the last call examined
+    };
+    // Up to maxCalls expired calls after `after`, each in its own savepoint.
+    ReapBatch reapBatch(int maxCalls, ReapCursor after, Deadline deadline = noDeadline());
 
     // Records a webhook refused for a bad signature (no secrets, no body):
     // an event with outcome "rejected" and the client's counter, if known.
@@ -76,7 +94,7 @@ class CallLifecycle {
     static EventResult heartbeatIn(Connection& c, int64_t nowMs, const CallRef& call,
                                    const std::string& source);
     static EventResult endIn(Connection& c, int64_t nowMs, const EndRequest& request);
-    static int reapExpiredIn(Connection& c, int64_t nowMs, int maxCalls);
+    static ReapBatch reapExpiredIn(Connection& c, int64_t nowMs, int maxCalls, ReapCursor after);
 
   private:
     GroupCommitWriter& writer_;

@@ -16,7 +16,7 @@ struct ClientBounds {
     static constexpr int64_t kMaxRingTimeoutS = 86'400;
     static constexpr int64_t kMaxCallS = 7 * 86'400;
     static constexpr int64_t kMaxWarmBots = 100'000;
-    static constexpr int64_t kMaxWarmTtlS = 86'400;
+    static constexpr int64_t kMaxWarmTtlS = 30 * 86'400;  // "always warm" pools
     static constexpr int64_t kMaxLeadTimeS = 86'400;
 };
 
@@ -68,6 +68,9 @@ struct ClientPatch {
         std::string accountSid;
         std::string authToken;
         std::optional<std::string> voiceUrl{};  // absent keeps the client's current one
+        // Another token for an account other clients use is refused unless
+        // this is set: a typo would break every client of the account.
+        bool rotateAuthToken = false;
     };
     std::optional<Twilio> twilio{};
     std::optional<std::string> webhookSecret{};  // Standard Webhooks "whsec_..."

@@ -33,6 +33,10 @@ const char* const kPutTwilioAccount =
     "INSERT INTO twilio_accounts (account_sid, auth_token, updated_at) VALUES (?1, ?2, ?3) "
     "ON CONFLICT (account_sid) DO UPDATE SET auth_token = excluded.auth_token, updated_at = "
     "excluded.updated_at";
+// The account's token and how many other clients use it.
+const char* const kTwilioAccountUse =
+    "SELECT a.auth_token, (SELECT count(*) FROM client_credentials cc WHERE cc.twilio_account_sid "
+    "= a.account_sid AND cc.client_id <> ?2) FROM twilio_accounts a WHERE a.account_sid = ?1";
 const char* const kCopyTwilioToken =
     "UPDATE client_credentials SET twilio_auth_token = ?2 WHERE twilio_account_sid = ?1";
 const char* const kPutTwilio =
@@ -179,6 +183,17 @@ ClientRegistry::PutResult ClientRegistry::putIn(Connection& c, int64_t now, cons
     q->bind(14, k.warmPool.leadTimeS);
     q.run();
     if (p.twilio) {
+        Query current(c, kTwilioAccountUse);
+        current->bind(1, p.twilio->accountSid);
+        current->bind(2, id);
+        if (current.step() && current->getColumn(0).getString() != p.twilio->authToken &&
+            current->getColumn(1).getInt64() > 0 && !p.twilio->rotateAuthToken) {
+            throw EngineError(ErrorCode::conflict,
+                              "twilio account " + p.twilio->accountSid + " is used by " +
+                                  std::to_string(current->getColumn(1).getInt64()) +
+                                  " other client(s) with another auth_token: send the same token, "
+                                  "or \"rotate_auth_token\": true to replace it for all of them");
+        }
         Query a(c, kPutTwilioAccount);
         a->bind(1, p.twilio->accountSid);
         a->bind(2, p.twilio->authToken);

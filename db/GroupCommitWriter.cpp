@@ -34,8 +34,9 @@ bool isBatchFatal(int primaryCode) {
 EngineError storageError(const char* what, const SQLite::Exception& e) {
     const int code = e.getErrorCode();
     if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+        // SQLite's own text ("database is locked") would say it twice.
         return EngineError(ErrorCode::busy,
-                           std::string("database is locked by another writer: ") + e.what());
+                           std::string(what) + ": the database is locked by another writer");
     }
     return EngineError(ErrorCode::storage_failure,
                        std::string(what) + " failed, nothing was written: " + e.what());
@@ -121,6 +122,14 @@ void GroupCommitWriter::loop() {
     }
 }
 
+bool GroupCommitWriter::rollBackOp() {
+    // If the rollback to the op's savepoint fails, its partial writes are
+    // still in the transaction: the caller fails the whole batch, so they
+    // never commit.
+    return connection_.handle().tryExec("ROLLBACK TO op") == SQLITE_OK &&
+           connection_.handle().tryExec("RELEASE op") == SQLITE_OK;
+}
+
 void GroupCommitWriter::runBatch(std::vector<std::shared_ptr<PendingOp>>& batch) {
     const auto now = std::chrono::steady_clock::now();
     std::vector<std::shared_ptr<PendingOp>> live;
@@ -193,14 +202,16 @@ void GroupCommitWriter::runBatch(std::vector<std::shared_ptr<PendingOp>>& batch)
                 }
                 op->error = std::make_exception_ptr(EngineError(
                     ErrorCode::internal, std::string("database rejected the write: ") + e.what()));
-                connection_.handle().tryExec("ROLLBACK TO op; RELEASE op");
-            } catch (...) {
-                op->error = std::current_exception();
-                if (connection_.inAutocommit()) {
+                if (!rollBackOp()) {
                     batchError = op->error;
                     break;
                 }
-                connection_.handle().tryExec("ROLLBACK TO op; RELEASE op");
+            } catch (...) {
+                op->error = std::current_exception();
+                if (connection_.inAutocommit() || !rollBackOp()) {
+                    batchError = op->error;
+                    break;
+                }
             }
         }
     }

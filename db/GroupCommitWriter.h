@@ -139,6 +139,7 @@ class GroupCommitWriter {
     void enqueue(const std::vector<std::shared_ptr<PendingOp>>& ops);
     void await(PendingOp& op);
     void loop();
+    bool rollBackOp();
     void runBatch(std::vector<std::shared_ptr<PendingOp>>& batch);
     static void finish(PendingOp& op, std::exception_ptr error);
 

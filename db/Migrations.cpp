@@ -346,7 +346,8 @@ CREATE TABLE client_credentials_v3 (
     CHECK ((twilio_account_sid IS NULL) = (twilio_auth_token IS NULL))
 ) STRICT;
 INSERT INTO client_credentials_v3 (client_id, twilio_account_sid, twilio_auth_token, webhook_secret, updated_at)
-SELECT client_id, twilio_account_sid, twilio_auth_token, webhook_secret, updated_at FROM client_credentials;
+SELECT client_id, twilio_account_sid, twilio_auth_token, webhook_secret, updated_at FROM client_credentials
+ WHERE client_id IN (SELECT id FROM clients);  -- a client deleted from a shell (foreign keys off) left an orphan
 DROP TABLE client_credentials;
 ALTER TABLE client_credentials_v3 RENAME TO client_credentials;
 CREATE INDEX client_credentials_by_twilio_account ON client_credentials (twilio_account_sid)

@@ -22,8 +22,8 @@ const char* const kPurge =
     "DELETE FROM pending_events WHERE id IN (SELECT id FROM pending_events WHERE received_at < ?1 "
     "ORDER BY received_at LIMIT ?2)";
 const char* const kKeyKept =
-    "SELECT 1 FROM pending_events WHERE idempotency_key = ?1 AND source = ?2 AND "
-    "(client_id = ?3 OR account_sid = ?4) LIMIT 1";
+    "SELECT 1 FROM pending_events WHERE call_ref = ?5 AND idempotency_key = ?1 AND source = ?2 "
+    "AND (client_id = ?3 OR account_sid = ?4) LIMIT 1";
 
 }  // namespace
 
@@ -94,8 +94,9 @@ int PendingEvents::purgeOlderThan(Connection& c, int64_t cutoffMs, int limit) {
 
 bool PendingEvents::keyKept(Connection& c, const std::optional<std::string>& clientId,
                             const std::optional<std::string>& accountSid, const std::string& source,
-                            const std::string& key) {
+                            const std::string& callRef, const std::string& key) {
     Query q(c, kKeyKept);
+    q->bind(5, callRef);
     q->bind(1, key);
     q->bind(2, source);
     if (clientId) q->bind(3, *clientId);

@@ -46,13 +46,14 @@ class PendingEvents {
     // The kept event as a status event for the call that claimed it.
     static StatusEvent asStatusEvent(const PendingEvent& event, int64_t callId);
     // Whether an event with this key from this source is already kept for
-    // this scope (a redelivery of an event still waiting for its call).
+    // this scope and call (a redelivery of an event still waiting for its
+    // call). By call_ref: one probe of its index, however many are kept.
     // Deletes up to `limit` events kept since before `cutoffMs` (their call
     // never came); returns how many. They stay in call_events as unknown_call.
     static int purgeOlderThan(Connection& c, int64_t cutoffMs, int limit);
     static bool keyKept(Connection& c, const std::optional<std::string>& clientId,
                         const std::optional<std::string>& accountSid, const std::string& source,
-                        const std::string& key);
+                        const std::string& callRef, const std::string& key);
 };
 
 }  // namespace calltrack::db

@@ -134,8 +134,8 @@ EventResult ProviderCallEvents::applyTwilioIn(Connection& c, int64_t now, const 
         // admission or binding that will name it (PendingEvents).
         EventRecord r = twilioRecord(now, ev);
         EventResult out;
-        if (ev.eventId &&
-            PendingEvents::keyKept(c, std::nullopt, ev.accountSid, "twilio", *ev.eventId)) {
+        if (ev.eventId && PendingEvents::keyKept(c, std::nullopt, ev.accountSid, "twilio",
+                                                 ev.callSid, *ev.eventId)) {
             out.outcome = EventOutcome::duplicate;
             out.detail = "event id already received (kept for the call's admission)";
         } else {

@@ -532,3 +532,77 @@ TEST_CASE("events kept for a call that never comes are dropped after 24 h, not b
     // The delivery itself stays in the history.
     CHECK(f.scalar("SELECT count(*) FROM call_events WHERE outcome = 'unknown_call'") == 1);
 }
+
+TEST_CASE(
+    "review findings: a reused event id never blocks an admission; events by the bound "
+    "CallSid find their call; a shared account's token is rotated only on purpose") {
+    FlowFixture f;
+    f.addClient("a", 3);
+    f.addClient("b", 3);
+    auto [s1, x] = f.call("POST", "/v1/calls", {{"client_id", "a"}, {"external_id", "X"}});
+    REQUIRE(s1 == 201);
+    const std::string callX = "/v1/calls/" + std::to_string(x["call"]["id"].get<int64_t>());
+    CHECK(f.call("POST", callX + "/events", {{"status", "completed"}, {"event_id", "e1"}})
+              .second["outcome"] == "applied");
+    // The same id for a call not admitted yet: a duplicate, not kept (before
+    // the fix it was kept, and its later insert with the same id failed the
+    // admission of Y on the per-client unique index: 500 for 24 h).
+    auto [s2, early] = f.call("POST", "/v1/clients/a/calls/Y/events",
+                              {{"status", "completed"}, {"event_id", "e1"}});
+    CHECK(s2 == 200);
+    CHECK(early["outcome"] == "duplicate");
+    db::StatusEvent ev;
+    ev.call = db::CallRef::byExternal("a", "Y");
+    ev.status = db::CallState::completed;
+    ev.eventId = "e1";
+    CHECK(f.t.lifecycle->applyStatus(ev).outcome == db::EventOutcome::duplicate);
+    CHECK(f.scalar("SELECT count(*) FROM pending_events") == 0);
+    // A kept terminal event whose id the client used before: the admission is
+    // call_already_ended (recorded without the key), never a 500.
+    ev.eventId = "e2";
+    CHECK(f.t.lifecycle->applyStatus(ev).outcome == db::EventOutcome::unknown_call);
+    f.t.database->writer().run([](db::Connection& c) {
+        c.exec(
+            "INSERT INTO call_events (at, client_id, kind, outcome, source, idempotency_key) "
+            "VALUES (1, 'a', 'status', 'applied', 'api', 'e2')");
+    });
+    auto [s3, ended] = f.call("POST", "/v1/calls", {{"client_id", "a"}, {"external_id", "Y"}});
+    CHECK(s3 == 409);
+    checkErrorShape(ended, "call_already_ended");
+
+    // Events naming the call by its bound CallSid within the client find it.
+    auto [s4, z] = f.call("POST", "/v1/calls", {{"client_id", "a"}, {"external_id", "job-z"}});
+    REQUIRE(s4 == 201);
+    const int64_t zid = z["call"]["id"];
+    REQUIRE(
+        f.call("PATCH", "/v1/calls/" + std::to_string(zid), {{"provider_call_id", "CAz"}}).first ==
+        200);
+    db::StatusEvent bySid;
+    bySid.call = db::CallRef::byExternal("a", "CAz");
+    bySid.status = db::CallState::ringing;
+    bySid.source = "generic";
+    auto found = f.t.lifecycle->applyStatus(bySid);
+    CHECK(found.outcome == db::EventOutcome::applied);
+    CHECK(found.call->id == zid);
+    bySid.call = db::CallRef::byExternal("b", "CAz");  // not b's call
+    CHECK(f.t.lifecycle->applyStatus(bySid).outcome == db::EventOutcome::unknown_call);
+
+    // A shared account's token: another one is refused unless rotated on purpose.
+    auto [s5, typo] = f.call("PUT", "/v1/clients/b",
+                             {{"twilio", {{"account_sid", kAccount}, {"auth_token", "typo"}}}});
+    CHECK(s5 == 409);
+    checkErrorShape(typo, "conflict");
+    const auto stillValid = signTwilioRequests(
+        kPublicUrl, kToken, {{"/v1/webhooks/twilio", callback("CAz", "in-progress", 2)}});
+    CHECK(postTwilio(*f.client, stillValid[0])->status == 200);
+    auto [s6, rotated] = f.call(
+        "PUT", "/v1/clients/b",
+        {{"twilio",
+          {{"account_sid", kAccount}, {"auth_token", "new-token"}, {"rotate_auth_token", true}}}});
+    CHECK(s6 == 200);
+    CHECK(postTwilio(*f.client, stillValid[0])->status == 403);  // the old token no longer verifies
+    const auto withNew = signTwilioRequests(
+        kPublicUrl, "new-token", {{"/v1/webhooks/twilio", callback("CAz", "completed", 3)}});
+    CHECK(postTwilio(*f.client, withNew[0])->status == 200);  // also for client a's call
+    f.checkInvariants();
+}

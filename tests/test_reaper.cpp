@@ -134,6 +134,43 @@ TEST_SUITE("reaper") {
         CHECK_INVARIANTS(t);
     }
 
+    TEST_CASE(
+        "a call that cannot be ended (a shell broke its client's counter) is skipped and "
+        "logged; the others are ended and the pass ends (issue 9 §3)") {
+        test::TestDatabase t;
+        t.clients->create("broken", test::limitPatch(3));
+        t.clients->create("acme", test::limitPatch(5));
+        const auto broken = admitMany(t, "broken", 1);
+        t.clock.advanceMs(1);
+        const auto fine = admitMany(t, "acme", 3);
+        {
+            // An operator's edit from the sqlite3 shell: the release trigger's
+            // active - 1 now fails CHECK (active >= 0) for this client's call.
+            SQLite::Database shell(t.options.path, SQLite::OPEN_READWRITE);
+            shell.exec("UPDATE clients SET active = 0 WHERE id = 'broken'");
+        }
+        t.clock.advanceMs(61'000);
+        // Before: the whole batch rolled back on the first call, every tick.
+        CHECK(t.lifecycle->reapExpired(500) == 3);
+        for (auto id : fine) CHECK(stored(t, id).state == CallState::timed_out);
+        CHECK(stored(t, broken[0]).live());
+        CHECK(t.lifecycle->reapExpired(500) == 0);
+
+        // With batches of one the failing call (oldest expiry) does not hold
+        // back the rest either; reapAll counts only what it ended.
+        t.clients->create("second", test::limitPatch(5));
+        admitMany(t, "second", 2);
+        t.clock.advanceMs(61'000);
+        QuietLog quiet;
+        auto l = lease(t, "me");
+        app::ReaperJob job(*t.lifecycle, l, quiet.log,
+                           app::ReaperOptions{std::chrono::seconds(1), 1});
+        CHECK(job.reapAll() == 2);
+        CHECK(job.unendable() == 1);
+        CHECK(test::liveCalls(t) == 1);
+        CHECK(job.reapAll() == 0);
+    }
+
     TEST_CASE("after a crash and restart, calls that expired meanwhile are reaped") {
         test::TestDatabase t;
         t.clients->create("acme", test::limitPatch(10));

@@ -18,6 +18,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -375,5 +376,50 @@ TEST_SUITE("serve shutdown") {
         }
         MESSAGE("idle server exited " << exitedAfter.count() << " ms after SIGINT");
         checkShutdownLog(log, "SIGINT");
+    }
+
+    TEST_CASE("a second serve on a port in use refuses to start: one line, exit 2 (issue 9)") {
+        // cpp-httplib's default SO_REUSEPORT let the second bind succeed and
+        // the kernel split connections between two servers on two databases.
+        ServeProcess first;
+        test::TempDir other;
+        const pid_t second = spawnCalltrack({"--db", other.file("y.db"), "serve", "--listen",
+                                             "127.0.0.1:" + std::to_string(first.port())},
+                                            other.file("out"), other.file("err"));
+        const auto status = waitExit(second, std::chrono::seconds(10));
+        if (!status) {
+            ::kill(second, SIGKILL);
+            ::waitpid(second, nullptr, 0);
+        }
+        const std::string err = slurp(other.file("err"));
+        INFO("stderr of the second serve:\n" << err);
+        REQUIRE_MESSAGE(status.has_value(), "the second serve started on a port in use");
+        CHECK_MESSAGE(WIFEXITED(*status), describe(*status));
+        if (WIFEXITED(*status)) CHECK(WEXITSTATUS(*status) == 2);
+        CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+        CHECK(err.find("in use") != std::string::npos);
+        // Its listen backlog is sized for bursts (ss shows it as Send-Q of a
+        // listening socket; cpp-httplib's compiled-in value is 5).
+        const std::string ssCommand =
+            "ss -ltnH 'sport = :" + std::to_string(first.port()) + "' 2>&1";
+        std::string listening;
+        if (FILE* pipe = ::popen(ssCommand.c_str(), "r")) {
+            char buf[512];
+            while (std::fgets(buf, sizeof buf, pipe)) listening += buf;
+            ::pclose(pipe);
+        }
+        INFO("ss: " << listening);
+        std::istringstream fields(listening);
+        std::string state, recvQ, sendQ;
+        fields >> state >> recvQ >> sendQ;
+        CHECK(state == "LISTEN");
+        CHECK(std::atoi(sendQ.c_str()) >= 512);
+        // The first one still serves every request (none went to the second).
+        httplib::Client client("127.0.0.1", first.port());
+        for (int i = 0; i < 20; ++i) {
+            auto res = client.Get("/v1/clients");
+            REQUIRE(res);
+            CHECK(res->status == 200);
+        }
     }
 }
