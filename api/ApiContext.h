@@ -3,6 +3,7 @@
 // the HTTP layer holds no SQL), the clock, the log and the request limits.
 
 #include "api/JsonLog.h"
+#include "api/WebhookRejections.h"
 #include "db/AdmissionEngine.h"
 #include "db/BotRegistry.h"
 #include "db/CallLifecycle.h"
@@ -45,6 +46,7 @@ struct ApiContext {
         std::atomic<int64_t> gateDatabaseRejects{0};
     };
     Counters counters{};
+    WebhookRejections webhookRejections{};
 
     db::Deadline deadline() const { return std::chrono::steady_clock::now() + requestDeadline; }
     db::Deadline webhookDeadlineFromNow() const {

@@ -129,6 +129,8 @@ void addClientRoutes(Router& router, ApiContext& ctx) {
                    // This process's own count: the database never saw these.
                    body["inbound_gate"] = {
                        {"database_unavailable_rejects", ctx.counters.gateDatabaseRejects.load()}};
+                   // Unauthenticated, so never in the database: this process's counts.
+                   body["webhook_rejections"] = ctx.webhookRejections.snapshot();
                    sendJson(res, 200, body);
                });
 }

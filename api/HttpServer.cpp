@@ -126,6 +126,36 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
         server_.Patch(pattern, dispatch);
         server_.Options(pattern, dispatch);
     }
+    // Before cpp-httplib reads a body: a POST/PUT/PATCH with neither
+    // Content-Length nor chunked encoding (curl -X POST without -d) would be
+    // read until the peer closes or the read timeout fires (10 s): it is an
+    // empty body, answered at once (and the connection closed). A
+    // Content-Length that is not a
+    // non-negative decimal of at most 18 digits is 400 at once, and the
+    // connection closed (what follows it cannot be framed).
+    server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        using R = httplib::Server::HandlerResponse;
+        if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH")
+            return R::Unhandled;
+        if (req.has_header("Transfer-Encoding")) return R::Unhandled;
+        if (!req.has_header("Content-Length")) {
+            handle(req, res);
+            // Bytes a broken client sent anyway cannot be framed as a request.
+            res.set_header("Connection", "close");
+            return R::Handled;
+        }
+        const std::string length = req.get_header_value("Content-Length");
+        const bool decimal = !length.empty() && length.size() <= 18 &&
+                             length.find_first_not_of("0123456789") == std::string::npos;
+        if (!decimal) {
+            res.set_header("Connection", "close");
+            renderError(req, res,
+                        ApiError(400, "malformed_request",
+                                 "Content-Length must be a non-negative decimal number of bytes"));
+            return R::Handled;
+        }
+        return R::Unhandled;
+    });
     // Errors cpp-httplib produces itself (413, 400 on a broken request line):
     // give them our shape. Responses we rendered already have a body.
     server_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {

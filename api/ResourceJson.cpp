@@ -68,7 +68,6 @@ nlohmann::json ResourceJson::client(const db::Client& k) {
         {"active", k.active},
         {"refused_total", k.refusedTotal},
         {"flagged_total", k.flaggedTotal},
-        {"rejected_webhooks_total", k.rejectedWebhooksTotal},
         // Secrets are never returned: only whether they are set.
         {"twilio", k.twilioAccountSid ? nlohmann::json{{"account_sid", *k.twilioAccountSid},
                                                        {"auth_token_set", k.hasTwilioAuthToken},

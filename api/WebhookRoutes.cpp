@@ -1,7 +1,9 @@
 // Provider webhooks. They authenticate by signature (not by bearer token),
 // are applied through the same lifecycle as API events, and answer 200 for
 // anything verified (also unknown calls), so that providers stop retrying.
-// A bad signature answers 403 and is recorded (never the body) and counted.
+// A bad signature or unknown account answers 403 and is counted in memory
+// (WebhookRejections), never written: nothing unauthenticated reaches the
+// database.
 
 #include "api/ApiError.h"
 #include "api/FormBody.h"
@@ -68,6 +70,18 @@ void sendOutcome(httplib::Response& res, const db::EventResult& r) {
     sendJson(res, 200, body);
 }
 
+// Counted and (rate-limited) logged, never written: the sender is not
+// authenticated.
+void countRejection(ApiContext& ctx, const std::string& source, const std::string& reason,
+                    const std::optional<std::string>& callSid) {
+    if (auto unlogged = ctx.webhookRejections.count(source, reason)) {
+        nlohmann::json fields = {{"source", source}, {"reason", reason}, {"count", *unlogged}};
+        if (callSid) fields["call_sid"] = *callSid;
+        ctx.log.warn("webhook rejected before authentication (at most one line a second)",
+                     std::move(fields));
+    }
+}
+
 ApiError rejected(const std::string& message) {
     return ApiError(403, "invalid_signature", message);
 }
@@ -94,18 +108,13 @@ void addWebhookRoutes(Router& router, ApiContext& ctx) {
                                : std::nullopt;
             if (!account) {
                 rc.log["outcome"] = "rejected: unknown AccountSid";
-                ctx.lifecycle.recordRejectedWebhook(std::nullopt, safeCallSid, "twilio",
-                                                    "no client has this AccountSid",
-                                                    ctx.deadline());
+                countRejection(ctx, "twilio", "unknown_account", safeCallSid);
                 throw rejected("no client is registered for this AccountSid");
             }
             if (account->clientIds.size() == 1) rc.client = account->clientIds.front();
             if (!twilio.signedWith(account->authToken)) {
                 rc.log["outcome"] = "rejected: bad signature";
-                ctx.lifecycle.recordRejectedWebhook(
-                    account->clientIds.size() == 1 ? std::optional(account->clientIds.front())
-                                                   : std::nullopt,
-                    safeCallSid, "twilio", "bad X-Twilio-Signature", ctx.deadline());
+                countRejection(ctx, "twilio", "bad_signature", safeCallSid);
                 throw rejected(
                     "X-Twilio-Signature does not match (check the auth token and --public-url)");
             }
@@ -167,16 +176,18 @@ void addWebhookRoutes(Router& router, ApiContext& ctx) {
                 rc.log["outcome"] = "rejected: bad signature";
                 const auto reason =
                     secret ? std::string(nameOf(verdict)) : "client has no webhook_secret";
-                ctx.lifecycle.recordRejectedWebhook(secret ? std::optional(clientId) : std::nullopt,
-                                                    body.text("external_id", 128), "generic",
-                                                    reason, ctx.deadline());
+                countRejection(
+                    ctx, "generic",
+                    std::string(secret ? nameOf(verdict) : std::string_view("no_secret")),
+                    std::nullopt);
                 throw rejected("webhook signature rejected: " + reason);
             }
             body.allowOnly({"client_id", "external_id", "status", "sequence", "occurred_at"});
             db::StatusEvent ev;
             ev.call = db::CallRef::byExternal(clientId, body.requiredText("external_id", 128));
             const auto status = body.requiredText("status", 32);
-            const auto state = db::parseCallState(status);
+            auto state = db::parseCallState(status);
+            if (!state) state = db::parseTwilioStatus(status);  // a relayed provider spelling
             if (!state || *state == db::CallState::reserved || *state == db::CallState::timed_out) {
                 throw ApiError::badRequest("unknown status " + status);
             }

@@ -155,32 +155,6 @@ CallLifecycle::ReapBatch CallLifecycle::reapBatch(int maxCalls, ReapCursor after
         [&](Connection& c) { return reapExpiredIn(c, clock_.nowMs(), maxCalls, after); }, deadline);
 }
 
-void CallLifecycle::recordRejectedWebhook(const std::optional<std::string>& clientId,
-                                          const std::optional<std::string>& externalId,
-                                          const std::string& source, const std::string& reason,
-                                          Deadline deadline) {
-    writer_.run(
-        [&](Connection& c) {
-            EventRecord record;
-            record.at = clock_.nowMs();
-            record.clientId = clientId;
-            record.externalId = externalId;
-            record.kind = "status";
-            record.outcome = "rejected";
-            record.reason = reason;
-            record.source = source;
-            EventLog::append(c, record);
-            if (clientId) {
-                Query q(c,
-                        "UPDATE clients SET rejected_webhooks_total = rejected_webhooks_total + 1 "
-                        "WHERE id = ?1");
-                q->bind(1, *clientId);
-                q.run();
-            }
-        },
-        deadline);
-}
-
 EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const StatusEvent& ev) {
     EventResult result;
     auto row = CallTable::find(c, ev.call);

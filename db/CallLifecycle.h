@@ -82,13 +82,6 @@ class CallLifecycle {
     // Up to maxCalls expired calls after `after`, each in its own savepoint.
     ReapBatch reapBatch(int maxCalls, ReapCursor after, Deadline deadline = noDeadline());
 
-    // Records a webhook refused for a bad signature (no secrets, no body):
-    // an event with outcome "rejected" and the client's counter, if known.
-    void recordRejectedWebhook(const std::optional<std::string>& clientId,
-                               const std::optional<std::string>& externalId,
-                               const std::string& source, const std::string& reason,
-                               Deadline deadline = noDeadline());
-
     // Transaction bodies, for composing into batches.
     static EventResult applyStatusIn(Connection& c, int64_t nowMs, const StatusEvent& event);
     static EventResult heartbeatIn(Connection& c, int64_t nowMs, const CallRef& call,

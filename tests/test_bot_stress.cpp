@@ -187,12 +187,16 @@ void worker(int index, int ops, test::TestDatabase& t, db::WarmupClaims& claims,
                     known.add(m.callId);
                 }
             } else if (dice < 53 && !past.empty()) {
-                // A retry of an earlier admission: same call, same bot, nothing taken.
+                // A retry of an earlier admission: same call, same bot, nothing
+                // taken; already_ended once the call is over (issue 8).
                 const Mine& m = past[rng() % past.size()];
                 auto r = t.admission->admit(test::admitReq(m.client, m.external));
                 ++counts.existing;
-                if (r.outcome != db::AdmitResult::Outcome::existing || !r.call ||
-                    r.call->id != m.callId || r.call->botId != m.botId) {
+                const auto expected = r.call && r.call->live()
+                                          ? db::AdmitResult::Outcome::existing
+                                          : db::AdmitResult::Outcome::already_ended;
+                if (r.outcome != expected || !r.call || r.call->id != m.callId ||
+                    r.call->botId != m.botId) {
                     findings.add("retry of " + m.external + " did not return its call and bot");
                 }
             } else if (dice < 80 && !live.empty()) {

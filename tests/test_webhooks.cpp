@@ -132,18 +132,34 @@ TEST_CASE("Twilio status callbacks drive a call to its end, once, in order") {
     CHECK(f.scalar("SELECT count(*) FROM call_events WHERE source = 'twilio'") == 5);
 }
 
-TEST_CASE("Twilio: a bad signature is refused, recorded without the body, and counted") {
+TEST_CASE("Twilio: a bad signature is refused and counted, and writes nothing (issue 9 §2)") {
     WebhookFixture f;
+    const int64_t pages = f.scalar("PRAGMA page_count");
     auto reqs = signTwilio({twilioParams("CA0002", "ringing", 1)}, "not-the-token");
     auto res = postTwilio(*f.client, reqs[0]);
     REQUIRE(res);
     CHECK(res->status == 403);
     test::checkErrorShape(json::parse(res->body), "invalid_signature");
-    CHECK(f.scalar("SELECT rejected_webhooks_total FROM clients WHERE id = 'acme'") == 1);
-    CHECK(
-        f.scalar(
-            "SELECT count(*) FROM call_events WHERE outcome = 'rejected' AND source = 'twilio'") ==
-        1);
+    // Before: every rejected delivery was a write transaction appending a
+    // permanent call_events row holding the sender's CallSid as sent.
+    CHECK(f.scalar("SELECT count(*) FROM call_events") == 0);
+    // 100 junk deliveries, 4 KB CallSids among them: the database does not
+    // grow. (Form bodies over 8 KiB are cpp-httplib's 413 before any handler.)
+    for (int i = 0; i < 100; ++i) {
+        auto junk = twilioParams(i % 2 ? std::string(4096, 'C') : "CA0002", "ringing", i);
+        if (i % 3 == 0) junk["AccountSid"] = "AC" + std::to_string(i);
+        httplib::Headers h{{"X-Twilio-Signature", "bm9wZQ=="}};
+        auto r = f.client->Post("/v1/webhooks/twilio", h, formEncode(junk),
+                                "application/x-www-form-urlencoded");
+        REQUIRE(r);
+        CHECK(r->status == 403);
+    }
+    CHECK(f.scalar("SELECT count(*) FROM call_events") == 0);
+    // page_count on a read snapshot counts WAL frames too.
+    CHECK(f.scalar("PRAGMA page_count") == pages);
+    auto [us, usage] = f.call("GET", "/v1/usage");
+    CHECK(usage["webhook_rejections"]["twilio"]["bad_signature"] == 67);
+    CHECK(usage["webhook_rejections"]["twilio"]["unknown_account"] == 34);
 
     // Signed for another URL (no --public-url match) is refused too.
     json batch = json::array({{{"kind", "twilio"},
@@ -224,7 +240,12 @@ TEST_CASE("Standard Webhooks: signed JSON events, tolerance, tampering") {
     CHECK(post("msg_1", now, sigs[0], late)->status == 403);
     // Signed 400 s ago: outside the 5-minute tolerance.
     CHECK(post("msg_2", now - 400, sigs[1], late)->status == 403);
-    CHECK(f.scalar("SELECT rejected_webhooks_total FROM clients WHERE id = 'acme'") == 2);
+    auto [us, usage] = f.call("GET", "/v1/usage");
+    int64_t rejectedGeneric = 0;
+    for (const auto& [reason, n] : usage["webhook_rejections"]["generic"].items())
+        rejectedGeneric += n.get<int64_t>();
+    CHECK(rejectedGeneric == 2);
+    CHECK(f.scalar("SELECT count(*) FROM call_events WHERE outcome = 'rejected'") == 0);
 }
 
 TEST_CASE("webhook storm: 200 calls, every event twice, shuffled, 16 senders") {
