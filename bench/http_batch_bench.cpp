@@ -31,25 +31,32 @@ int main(int argc, char** argv) {
     for (int round = 0; round < rounds; ++round) {
         nlohmann::json list = nlohmann::json::array();
         for (int i = 0; i < items; ++i) {
-            list.push_back({{"op", "admit"}, {"client_id", "bench"}, {"external_id", "b" + std::to_string(serial++)}});
+            list.push_back({{"op", "admit"},
+                            {"client_id", "bench"},
+                            {"external_id", "b" + std::to_string(serial++)}});
         }
         auto t0 = Clock::now();
-        auto res = client.Post("/v1/calls:batch", nlohmann::json{{"items", list}}.dump(), "application/json");
+        auto res = client.Post("/v1/calls:batch", nlohmann::json{{"items", list}}.dump(),
+                               "application/json");
         if (!res || res->status != 200) return 1;
         batchMs.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
 
         t0 = Clock::now();
         for (int i = 0; i < items; ++i) {
-            nlohmann::json one = {{"client_id", "bench"}, {"external_id", "s" + std::to_string(serial++)}};
+            nlohmann::json one = {{"client_id", "bench"},
+                                  {"external_id", "s" + std::to_string(serial++)}};
             auto r = client.Post("/v1/calls", one.dump(), "application/json");
             if (!r || r->status != 201) return 1;
         }
-        sequentialMs.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        sequentialMs.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     }
     std::sort(batchMs.begin(), batchMs.end());
     std::sort(sequentialMs.begin(), sequentialMs.end());
     const double b = batchMs[batchMs.size() / 2], s = sequentialMs[sequentialMs.size() / 2];
-    std::printf("| %d admissions | batch: %.1f ms (%.0f/s) | sequential: %.1f ms (%.0f/s) | batch speed-up: %.1fx |\n",
-                items, b, items * 1000.0 / b, s, items * 1000.0 / s, s / b);
+    std::printf(
+        "| %d admissions | batch: %.1f ms (%.0f/s) | sequential: %.1f ms (%.0f/s) | batch "
+        "speed-up: %.1fx |\n",
+        items, b, items * 1000.0 / b, s, items * 1000.0 / s, s / b);
     return 0;
 }

@@ -48,8 +48,8 @@ inline std::vector<SignedTwilioRequest> signTwilioRequests(
     for (size_t i = 0; i < requests.size(); ++i) {
         const auto& params = requests[i].second;
         out.push_back({requests[i].first, params, signatures[i],
-                       "idem-" + std::to_string(std::hash<std::string>{}(requests[i].first +
-                                                                         params.dump()))});
+                       "idem-" + std::to_string(
+                                     std::hash<std::string>{}(requests[i].first + params.dump()))});
     }
     return out;
 }
