@@ -84,6 +84,18 @@ EngineError callNotFound(const CallRef& ref) {
                                                  " for client " + ref.clientId.value_or(""));
 }
 
+// The call a reference names: by id, or by (client, external id); a sender
+// that names it by the provider's id bound to it (the CallSid) within the
+// client finds it too.
+std::optional<CallWithTimeouts> findNamed(Connection& c, const CallRef& ref) {
+    auto row = CallTable::find(c, ref);
+    if (!row && !ref.id && ref.clientId && ref.externalId) {
+        row = CallTable::findByProviderCallId(c, *ref.externalId);
+        if (row && row->call.clientId != *ref.clientId) row.reset();
+    }
+    return row;
+}
+
 bool clientExists(Connection& c, const std::string& clientId) {
     Query q(c, "SELECT 1 FROM clients WHERE id = ?1");
     q->bind(1, clientId);
@@ -157,13 +169,7 @@ CallLifecycle::ReapBatch CallLifecycle::reapBatch(int maxCalls, ReapCursor after
 
 EventResult CallLifecycle::applyStatusIn(Connection& c, int64_t now, const StatusEvent& ev) {
     EventResult result;
-    auto row = CallTable::find(c, ev.call);
-    // A sender that names the call by the provider's id (the CallSid bound
-    // to it) within the client finds it too.
-    if (!row && ev.call.clientId && ev.call.externalId) {
-        row = CallTable::findByProviderCallId(c, *ev.call.externalId);
-        if (row && row->call.clientId != *ev.call.clientId) row.reset();
-    }
+    auto row = findNamed(c, ev.call);
 
     EventRecord record;
     record.at = now;
@@ -288,7 +294,7 @@ EventResult changeLiveCall(Connection& c, int64_t now, CallWithTimeouts row, con
 
 EventResult CallLifecycle::heartbeatIn(Connection& c, int64_t now, const CallRef& ref,
                                        const std::string& source) {
-    auto row = CallTable::find(c, ref);
+    auto row = findNamed(c, ref);
     if (!row) throw callNotFound(ref);
     Call& call = row->call;
     // Only an answered call is extended: a heartbeat while it rings must not
@@ -316,7 +322,7 @@ EventResult CallLifecycle::heartbeatIn(Connection& c, int64_t now, const CallRef
 }
 
 EventResult CallLifecycle::endIn(Connection& c, int64_t now, const EndRequest& req) {
-    auto found = CallTable::find(c, req.call);
+    auto found = findNamed(c, req.call);
     if (!found) throw callNotFound(req.call);
     return changeLiveCall(
         c, now, std::move(*found), "end", req.source,

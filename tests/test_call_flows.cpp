@@ -586,6 +586,9 @@ TEST_CASE(
     CHECK(found.call->id == zid);
     bySid.call = db::CallRef::byExternal("b", "CAz");  // not b's call
     CHECK(f.t.lifecycle->applyStatus(bySid).outcome == db::EventOutcome::unknown_call);
+    // So do heartbeats and ends over HTTP, by /v1/clients/{client}/calls/{CallSid}.
+    CHECK(f.call("POST", "/v1/clients/a/calls/CAz/heartbeat").second["outcome"] == "not_extended");
+    CHECK(f.call("POST", "/v1/clients/b/calls/CAz/end").first == 404);
 
     // A shared account's token: another one is refused unless rotated on purpose.
     auto [s5, typo] = f.call("PUT", "/v1/clients/b",
