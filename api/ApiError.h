@@ -32,6 +32,10 @@ class ApiError : public std::runtime_error {
     static ApiError notFound(const std::string& code, const std::string& message) {
         return {404, code, message};
     }
+    // A webhook whose signature did not verify (or whose account is unknown).
+    static ApiError invalidSignature(const std::string& message) {
+        return {403, "invalid_signature", message};
+    }
     static ApiError unknownField(const std::string& message) {
         return {400, "unknown_field", message};
     }

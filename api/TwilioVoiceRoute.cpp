@@ -27,10 +27,6 @@ void sendTwiml(httplib::Response& res, const std::string& xml) {
     res.set_content(xml, "text/xml");
 }
 
-ApiError rejected(const std::string& message) {
-    return ApiError(403, "invalid_signature", message);
-}
-
 }  // namespace
 
 void addTwilioVoiceRoute(Router& router, ApiContext& ctx) {
@@ -47,13 +43,14 @@ void addTwilioVoiceRoute(Router& router, ApiContext& ctx) {
             });
             if (!gate) {
                 rc.log["outcome"] = "rejected: client has no Twilio account";
-                throw rejected("client " + *clientId + " has no Twilio account registered");
+                throw ApiError::invalidSignature("client " + *clientId +
+                                                 " has no Twilio account registered");
             }
             const std::string* accountSid = twilio.field("AccountSid");
             if (!twilio.signedWith(gate->authToken) || !accountSid ||
                 *accountSid != gate->accountSid) {
                 rc.log["outcome"] = "rejected: bad signature";
-                throw rejected(
+                throw ApiError::invalidSignature(
                     "X-Twilio-Signature does not match this client's Twilio account (check the "
                     "auth token and --public-url)");
             }

@@ -82,10 +82,6 @@ void countRejection(ApiContext& ctx, const std::string& source, const std::strin
     }
 }
 
-ApiError rejected(const std::string& message) {
-    return ApiError(403, "invalid_signature", message);
-}
-
 }  // namespace
 
 void addWebhookRoutes(Router& router, ApiContext& ctx) {
@@ -109,13 +105,13 @@ void addWebhookRoutes(Router& router, ApiContext& ctx) {
             if (!account) {
                 rc.log["outcome"] = "rejected: unknown AccountSid";
                 countRejection(ctx, "twilio", "unknown_account", safeCallSid);
-                throw rejected("no client is registered for this AccountSid");
+                throw ApiError::invalidSignature("no client is registered for this AccountSid");
             }
             if (account->clientIds.size() == 1) rc.client = account->clientIds.front();
             if (!twilio.signedWith(account->authToken)) {
                 rc.log["outcome"] = "rejected: bad signature";
                 countRejection(ctx, "twilio", "bad_signature", safeCallSid);
-                throw rejected(
+                throw ApiError::invalidSignature(
                     "X-Twilio-Signature does not match (check the auth token and --public-url)");
             }
             db::TwilioEvent ev;
@@ -180,7 +176,7 @@ void addWebhookRoutes(Router& router, ApiContext& ctx) {
                     ctx, "generic",
                     std::string(secret ? nameOf(verdict) : std::string_view("no_secret")),
                     std::nullopt);
-                throw rejected("webhook signature rejected: " + reason);
+                throw ApiError::invalidSignature("webhook signature rejected: " + reason);
             }
             body.allowOnly({"client_id", "external_id", "status", "sequence", "occurred_at"});
             db::StatusEvent ev;

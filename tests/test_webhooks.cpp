@@ -4,6 +4,7 @@
 #include "db/InvariantChecker.h"
 #include "tests/ApiFixture.h"
 #include "tests/NodeSigner.h"
+#include "tests/TwilioSender.h"
 
 #include <doctest/doctest.h>
 
@@ -15,6 +16,7 @@
 using namespace calltrack;
 using nlohmann::json;
 using test::ApiFixture;
+using test::formEncode;
 using test::NodeSigner;
 
 namespace {
@@ -23,16 +25,6 @@ const std::string kPublicUrl = "https://calls.example.com";
 const std::string kAccount = "AC00000000000000000000000000000001";
 const std::string kToken = "twilio-auth-token-1";
 const std::string kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-std::string formEncode(const json& params) {
-    std::string out;
-    for (auto it = params.begin(); it != params.end(); ++it) {
-        if (!out.empty()) out += '&';
-        out += httplib::detail::encode_query_param(it.key()) + "=" +
-               httplib::detail::encode_query_param(it.value().get<std::string>());
-    }
-    return out;
-}
 
 // A Twilio status callback exactly as Twilio sends it.
 json twilioParams(const std::string& callSid, const std::string& status, int sequence) {
