@@ -48,7 +48,7 @@ CREATE TABLE clients (
     active           INTEGER NOT NULL DEFAULT 0 CHECK (active >= 0),
     refused_total    INTEGER NOT NULL DEFAULT 0,  -- admissions refused (kept by the engine)
     flagged_total    INTEGER NOT NULL DEFAULT 0,  -- observe mode: admissions enforce would have refused
-    rejected_webhooks_total INTEGER NOT NULL DEFAULT 0,  -- webhooks refused for a bad signature
+    rejected_webhooks_total INTEGER NOT NULL DEFAULT 0,  -- v1-v2 only: rejections are counted in memory since v3 (never written)
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL,
     -- v2 (voice bots). bots_required: every admitted call of this client

@@ -42,7 +42,6 @@ struct Client {
     int64_t active = 0;
     int64_t refusedTotal = 0;
     int64_t flaggedTotal = 0;
-    int64_t rejectedWebhooksTotal = 0;
     // Provider credentials: the account SID is shown, secrets only as "set".
     std::optional<std::string> twilioAccountSid{};
     bool hasTwilioAuthToken = false;

@@ -10,7 +10,7 @@ namespace {
 #define CLIENT_SELECT                                                                              \
     "SELECT k.id, k.name, k.max_concurrent, k.enabled, k.mode, k.ring_timeout_s, k.max_call_s, "   \
     "k.active, "                                                                                   \
-    "k.refused_total, k.flagged_total, k.created_at, k.updated_at, k.rejected_webhooks_total, "    \
+    "k.refused_total, k.flagged_total, k.created_at, k.updated_at, "                               \
     "cc.twilio_account_sid, cc.twilio_auth_token IS NOT NULL, cc.webhook_secret IS NOT NULL, "     \
     "k.bots_required, k.warm_min, k.warm_headroom, k.warm_max, k.warm_ttl_s, k.warm_lead_time_s, " \
     "cc.twilio_voice_url "                                                                         \
@@ -67,17 +67,16 @@ Client readClient(SQLite::Statement& s) {
     k.flaggedTotal = s.getColumn(9).getInt64();
     k.createdAt = s.getColumn(10).getInt64();
     k.updatedAt = s.getColumn(11).getInt64();
-    k.rejectedWebhooksTotal = s.getColumn(12).getInt64();
-    if (!s.getColumn(13).isNull()) k.twilioAccountSid = s.getColumn(13).getString();
-    k.hasTwilioAuthToken = s.getColumn(14).getInt() == 1;
-    k.hasWebhookSecret = s.getColumn(15).getInt() == 1;
-    k.botsRequired = s.getColumn(16).getInt() == 1;
-    k.warmPool.minWarm = s.getColumn(17).getInt64();
-    k.warmPool.headroom = s.getColumn(18).getInt64();
-    if (!s.getColumn(19).isNull()) k.warmPool.maxWarm = s.getColumn(19).getInt64();
-    k.warmPool.warmTtlS = s.getColumn(20).getInt64();
-    k.warmPool.leadTimeS = s.getColumn(21).getInt64();
-    if (!s.getColumn(22).isNull()) k.twilioVoiceUrl = s.getColumn(22).getString();
+    if (!s.getColumn(12).isNull()) k.twilioAccountSid = s.getColumn(12).getString();
+    k.hasTwilioAuthToken = s.getColumn(13).getInt() == 1;
+    k.hasWebhookSecret = s.getColumn(14).getInt() == 1;
+    k.botsRequired = s.getColumn(15).getInt() == 1;
+    k.warmPool.minWarm = s.getColumn(16).getInt64();
+    k.warmPool.headroom = s.getColumn(17).getInt64();
+    if (!s.getColumn(18).isNull()) k.warmPool.maxWarm = s.getColumn(18).getInt64();
+    k.warmPool.warmTtlS = s.getColumn(19).getInt64();
+    k.warmPool.leadTimeS = s.getColumn(20).getInt64();
+    if (!s.getColumn(21).isNull()) k.twilioVoiceUrl = s.getColumn(21).getString();
     return k;
 }
 
