@@ -4,6 +4,7 @@
 
 #include "api/JsonLog.h"
 #include "api/WebhookRejections.h"
+#include "api/connection/ConnectionLimits.h"
 #include "db/AdmissionEngine.h"
 #include "db/BotRegistry.h"
 #include "db/CallLifecycle.h"
@@ -47,6 +48,7 @@ struct ApiContext {
     };
     Counters counters{};
     WebhookRejections webhookRejections{};
+    ConnectionCounters connectionCounters{};
 
     db::Deadline deadline() const { return std::chrono::steady_clock::now() + requestDeadline; }
     db::Deadline webhookDeadlineFromNow() const {

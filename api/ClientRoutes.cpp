@@ -131,6 +131,12 @@ void addClientRoutes(Router& router, ApiContext& ctx) {
                        {"database_unavailable_rejects", ctx.counters.gateDatabaseRejects.load()}};
                    // Unauthenticated, so never in the database: this process's counts.
                    body["webhook_rejections"] = ctx.webhookRejections.snapshot();
+                   body["log"] = {{"dropped_lines", ctx.log.dropped()}};
+                   const auto& conn = ctx.connectionCounters;
+                   body["connections"] = {{"open", conn.open.load()},
+                                          {"overloaded", conn.overloaded.load()},
+                                          {"request_timeouts", conn.requestTimeouts.load()},
+                                          {"idle_closed_early", conn.idleClosedEarly.load()}};
                    sendJson(res, 200, body);
                });
 }

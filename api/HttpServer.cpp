@@ -76,7 +76,14 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
       options_(std::move(options)),
       auth_(options_.adminToken, tokenLookup(ctx),
             ctx.database.readers().read(
-                [](db::Connection& c) { return db::ApiTokens::anyActive(c); })) {
+                [](db::Connection& c) { return db::ApiTokens::anyActive(c); })),
+      server_(
+          [this] {
+              ConnectionLimits limits = options_.connections;
+              limits.warmThreads = static_cast<size_t>(std::max(1, options_.threads));
+              return limits;
+          }(),
+          ctx.connectionCounters, &HttpServer::cannedResponse) {
     if (auth_.open() && !isLoopback(options_.host)) {
         throw std::runtime_error("refusing to listen on " + options_.host +
                                  " without authentication: set CALLTRACK_ADMIN_TOKEN or create a "
@@ -93,10 +100,6 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
     addBotRoutes(router_, ctx_);
     addWarmPoolRoutes(router_, ctx_);
 
-    const int threads = std::max(1, options_.threads);
-    server_.new_task_queue = [threads] {
-        return new httplib::ThreadPool(static_cast<size_t>(threads));
-    };
     // Without TCP_NODELAY keep-alive requests stall on Nagle + delayed ACK.
     server_.set_tcp_nodelay(true);
     // cpp-httplib's default socket options add SO_REUSEPORT: a second server
@@ -109,10 +112,12 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
         ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
         listenSocket_ = sock;
     });
-    server_.set_keep_alive_max_count(1000);
-    server_.set_keep_alive_timeout(5);
-    server_.set_read_timeout(10);
-    server_.set_write_timeout(10);
+    // Keep-alive, read and write timeouts are BoundedConnectionServer's own;
+    // these only make cpp-httplib's Keep-Alive header say the same.
+    server_.set_keep_alive_max_count(options_.connections.keepAliveMaxRequests);
+    server_.set_keep_alive_timeout(std::max<time_t>(
+        1, std::chrono::duration_cast<std::chrono::seconds>(options_.connections.keepAliveIdle)
+               .count()));
     server_.set_payload_max_length(options_.maxBodyBytes);
 
     auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
@@ -161,6 +166,9 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
     server_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return;
         const int status = res.status;
+        // The library refused the request itself: what follows it on the
+        // connection cannot be framed.
+        res.set_header("Connection", "close");
         const std::string code = status == 413   ? "payload_too_large"
                                  : status == 414 ? "uri_too_long"
                                  : status == 400 ? "malformed_request"
@@ -209,6 +217,23 @@ void HttpServer::stop() {
     stopping_.store(true);
     server_.stop();
     thread_.join();
+}
+
+std::string HttpServer::cannedResponse(int status, const std::string& code,
+                                       const std::string& message) {
+    ApiError error(status, code, message);
+    if (status == 503) error.retryAfterMs = 1000;
+    const std::string requestId = newRequestId();
+    const std::string body = ApiError::body(error, requestId).dump();
+    std::string out =
+        "HTTP/1.1 " + std::to_string(status) + " " +
+        (status == 408   ? "Request Timeout"
+         : status == 503 ? "Service Unavailable"
+                         : "Error") +
+        "\r\nContent-Type: application/json\r\nConnection: close\r\nX-Request-Id: " + requestId +
+        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    if (error.retryAfterMs) out += "Retry-After: 1\r\n";
+    return out + "\r\n" + body;
 }
 
 void HttpServer::renderError(const httplib::Request& req, httplib::Response& res,

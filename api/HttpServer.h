@@ -6,6 +6,8 @@
 #include "api/ApiError.h"
 #include "api/BearerAuth.h"
 #include "api/Router.h"
+#include "api/connection/BoundedConnectionServer.h"
+#include "api/connection/ConnectionLimits.h"
 
 #include <httplib.h>
 
@@ -20,8 +22,9 @@ namespace calltrack::api {
 
 struct HttpOptions {
     std::string host = "127.0.0.1";
-    int port = 8080;  // 0: any free port (tests)
-    int threads = 32;
+    int port = 8080;   // 0: any free port (tests)
+    int threads = 32;  // kept ready; more start on demand up to connections.maxConnections
+    ConnectionLimits connections{};
     size_t maxBodyBytes = 64 * 1024;
     std::optional<std::string> adminToken;
 };
@@ -48,12 +51,16 @@ class HttpServer {
   private:
     void handle(const httplib::Request& req, httplib::Response& res);
     void renderError(const httplib::Request& req, httplib::Response& res, const ApiError& error);
+    // A whole HTTP response in the error shape, for answers given outside
+    // cpp-httplib's request handling (408, 503 overloaded).
+    static std::string cannedResponse(int status, const std::string& code,
+                                      const std::string& message);
 
     ApiContext& ctx_;
     HttpOptions options_;
     BearerAuth auth_;
     Router router_;
-    httplib::Server server_;
+    BoundedConnectionServer server_;
     // Bursts of dialers connecting at once must not see refused connections.
     static constexpr int kListenBacklog = 1024;
     int port_ = 0;

@@ -29,7 +29,11 @@ void JsonLog::log(LogLevel level, const std::string& message, nlohmann::json fie
     line["msg"] = message;
     if (fields.is_object()) line.update(fields);
     // Replace invalid UTF-8 rather than throw from a log call.
-    const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (writer_) {
+        writer_->push(std::move(text));
+        return;
+    }
     std::lock_guard lock(mutex_);
     std::fprintf(out_, "%s\n", text.c_str());
     std::fflush(out_);

@@ -2,10 +2,15 @@
 // Structured log lines, one JSON object per line on stderr:
 //   {"time":"...","level":"info","msg":"...", ...fields}
 // An instance is passed to whatever logs; there is no global logger.
+// With a queue (serve), lines go through a LogWriter: a blocked stderr
+// drops and counts lines instead of blocking the caller.
 
 #include <nlohmann/json.hpp>
 
+#include "api/LogWriter.h"
+
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -15,8 +20,12 @@ enum class LogLevel { debug = 0, info = 1, warn = 2, error = 3 };
 
 class JsonLog {
   public:
-    explicit JsonLog(LogLevel minimum = LogLevel::info, std::FILE* out = stderr)
-        : minimum_(minimum), out_(out) {}
+    explicit JsonLog(LogLevel minimum = LogLevel::info, std::FILE* out = stderr,
+                     size_t queuedLines = 0)
+        : minimum_(minimum),
+          out_(out),
+          writer_(queuedLines > 0 ? std::make_unique<LogWriter>(::fileno(out), queuedLines)
+                                  : nullptr) {}
     void log(LogLevel level, const std::string& message,
              nlohmann::json fields = nlohmann::json::object());
     void debug(const std::string& m, nlohmann::json f = nlohmann::json::object()) {
@@ -32,6 +41,8 @@ class JsonLog {
         log(LogLevel::error, m, std::move(f));
     }
     bool enabled(LogLevel level) const { return level >= minimum_; }
+    // Lines dropped because stderr did not keep up (queued logs only).
+    uint64_t dropped() const { return writer_ ? writer_->dropped() : 0; }
 
     static bool parseLevel(const std::string& text, LogLevel& out);
 
@@ -39,6 +50,7 @@ class JsonLog {
     LogLevel minimum_;
     std::FILE* out_;
     std::mutex mutex_;
+    std::unique_ptr<LogWriter> writer_;
 };
 
 }  // namespace calltrack::api

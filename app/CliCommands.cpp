@@ -182,9 +182,35 @@ int runCli(int argc, char** argv) {
                      "address is allowed")
         ->envname("CALLTRACK_LISTEN")
         ->capture_default_str();
-    serveCmd->add_option("--threads", serve.http.threads, "HTTP worker threads")
+    serveCmd
+        ->add_option("--threads", serve.http.threads,
+                     "HTTP worker threads kept ready (one serves one connection; more start on "
+                     "demand up to --max-connections)")
         ->envname("CALLTRACK_THREADS")
         ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
+    serveCmd
+        ->add_option("--max-connections", serve.http.connections.maxConnections,
+                     "connections served at once; the next is answered 503 overloaded with "
+                     "Retry-After")
+        ->envname("CALLTRACK_MAX_CONNECTIONS")
+        ->check(CLI::Range(8, 8192))
+        ->capture_default_str();
+    int requestTimeoutMs = static_cast<int>(serve.http.connections.requestTimeout.count());
+    serveCmd
+        ->add_option("--request-timeout-ms", requestTimeoutMs,
+                     "a request's headers and body must arrive within this (a new connection's "
+                     "first request: from its accept), else 408 and the connection is closed")
+        ->envname("CALLTRACK_REQUEST_TIMEOUT_MS")
+        ->check(CLI::Range(100, 300000))
+        ->capture_default_str();
+    int keepAliveMs = static_cast<int>(serve.http.connections.keepAliveIdle.count());
+    serveCmd
+        ->add_option("--keep-alive-ms", keepAliveMs,
+                     "an idle keep-alive connection is closed after this (at once while 3/4 of "
+                     "--max-connections are in use)")
+        ->envname("CALLTRACK_KEEP_ALIVE_MS")
+        ->check(CLI::Range(0, 300000))
         ->capture_default_str();
     serveCmd
         ->add_option("--max-body-bytes", serve.http.maxBodyBytes, "larger request bodies get 413")
@@ -244,6 +270,8 @@ int runCli(int argc, char** argv) {
                 serve.http.adminToken = token;
             }
             serve.requestDeadline = std::chrono::milliseconds(requestDeadlineMs);
+            serve.http.connections.requestTimeout = std::chrono::milliseconds(requestTimeoutMs);
+            serve.http.connections.keepAliveIdle = std::chrono::milliseconds(keepAliveMs);
             while (!serve.publicUrl.empty() && serve.publicUrl.back() == '/')
                 serve.publicUrl.pop_back();
             if (!serve.publicUrl.empty() && serve.publicUrl.rfind("http://", 0) != 0 &&
@@ -256,7 +284,9 @@ int runCli(int argc, char** argv) {
             serve.reaperInterval = std::chrono::milliseconds(reaperIntervalMs);
             api::LogLevel level = api::LogLevel::info;
             api::JsonLog::parseLevel(logLevel, level);
-            api::JsonLog serveLog(level);
+            // A full stderr pipe must not block requests: 16 384 lines queued,
+            // then dropped and counted.
+            api::JsonLog serveLog(level, stderr, 16384);
             return runServe(serve, serveLog);
         };
     });

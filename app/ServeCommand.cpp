@@ -11,6 +11,7 @@
 #include "db/WarmupClaims.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <csignal>
 #include <future>
 #include <thread>
@@ -24,6 +25,21 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     sigaddset(&signals, SIGTERM);
     // Before any thread starts, so that only sigwait below receives them.
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    // One descriptor per connection, plus the rejecter's, the database's
+    // and the log's: Debian's soft limit of 1024 is too low for a large
+    // --max-connections, and the hard limit is there to be used.
+    if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+        const rlim_t wanted = options.http.connections.maxConnections + 512;
+        if (files.rlim_cur < wanted) {
+            files.rlim_cur = std::min(wanted, files.rlim_max);
+            ::setrlimit(RLIMIT_NOFILE, &files);
+        }
+        if (files.rlim_cur < wanted) {
+            log.warn("the open-file limit is below what --max-connections needs",
+                     {{"limit", files.rlim_cur}, {"wanted", wanted}});
+        }
+    }
 
     db::SystemClock clock;
     auto dbOptions = options.database;

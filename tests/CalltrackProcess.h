@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 extern char** environ;
@@ -20,14 +21,13 @@ namespace calltrack::test {
 // Starts CALLTRACK_BINARY args... with stdout and stderr to files, default
 // SIGINT/SIGTERM dispositions and nothing blocked, and without CALLTRACK_*
 // variables from our environment (an admin token would close the open API).
-inline pid_t spawnCalltrack(const std::vector<std::string>& args, const std::string& outFile,
-                            const std::string& errFile) {
+// stdout and stderr are set up by `redirect` (file actions on the child).
+inline pid_t spawnCalltrackWith(const std::vector<std::string>& args,
+                                void (*redirect)(posix_spawn_file_actions_t&, const void*),
+                                const void* redirectArg) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, outFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_addopen(&actions, 2, errFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
+    redirect(actions, redirectArg);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t none, defaults;
@@ -56,6 +56,33 @@ inline pid_t spawnCalltrack(const std::vector<std::string>& args, const std::str
     posix_spawnattr_destroy(&attr);
     REQUIRE_MESSAGE(rc == 0, "posix_spawn " << CALLTRACK_BINARY << ": " << std::strerror(rc));
     return pid;
+}
+
+inline pid_t spawnCalltrack(const std::vector<std::string>& args, const std::string& outFile,
+                            const std::string& errFile) {
+    const std::pair<const std::string*, const std::string*> files{&outFile, &errFile};
+    return spawnCalltrackWith(
+        args,
+        [](posix_spawn_file_actions_t& actions, const void* arg) {
+            const auto* f =
+                static_cast<const std::pair<const std::string*, const std::string*>*>(arg);
+            posix_spawn_file_actions_addopen(&actions, 1, f->first->c_str(),
+                                             O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            posix_spawn_file_actions_addopen(&actions, 2, f->second->c_str(),
+                                             O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        },
+        &files);
+}
+
+// stdout to /dev/null, stderr to the descriptor `errFd` (e.g. a pipe's write end).
+inline pid_t spawnCalltrackToFd(const std::vector<std::string>& args, int errFd) {
+    return spawnCalltrackWith(
+        args,
+        [](posix_spawn_file_actions_t& actions, const void* arg) {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+            posix_spawn_file_actions_adddup2(&actions, *static_cast<const int*>(arg), 2);
+        },
+        &errFd);
 }
 
 }  // namespace calltrack::test

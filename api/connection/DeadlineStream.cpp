@@ -1,0 +1,142 @@
+#include "api/connection/DeadlineStream.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+namespace calltrack::api {
+
+namespace {
+
+constexpr size_t kBufferBytes = 4096;
+
+void addressOf(const sockaddr_storage& addr, std::string& ip, int& port) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (addr.ss_family == AF_INET) {
+        const auto& v4 = reinterpret_cast<const sockaddr_in&>(addr);
+        ::inet_ntop(AF_INET, &v4.sin_addr, text, sizeof text);
+        port = ntohs(v4.sin_port);
+    } else if (addr.ss_family == AF_INET6) {
+        const auto& v6 = reinterpret_cast<const sockaddr_in6&>(addr);
+        ::inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof text);
+        port = ntohs(v6.sin6_port);
+    }
+    ip = text;
+}
+
+}  // namespace
+
+DeadlineStream::DeadlineStream(int sock, std::chrono::milliseconds writeTimeout)
+    : sock_(sock), writeTimeout_(writeTimeout), buffer_(kBufferBytes) {}
+
+void DeadlineStream::beginRequest(Clock::time_point deadline) {
+    deadline_ = deadline;
+    expired_ = false;
+    requestBytes_ = 0;
+    headWritten_ = false;
+    responseCloses_ = false;
+}
+
+int DeadlineStream::waitFor(short events, Clock::time_point until) const {
+    for (;;) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+        pollfd p{sock_, events, 0};
+        // Round up so that a wait never ends just before `until`.
+        const int rc = ::poll(&p, 1, left <= 0 ? 0 : static_cast<int>(left) + 1);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc > 0 && (p.revents & (POLLERR | POLLNVAL))) return -1;
+        return rc;
+    }
+}
+
+bool DeadlineStream::waitForData(std::chrono::milliseconds wait) const {
+    if (bufferOffset_ < bufferEnd_) return true;
+    return waitFor(POLLIN, Clock::now() + wait) > 0;
+}
+
+bool DeadlineStream::is_readable() const {
+    if (bufferOffset_ < bufferEnd_) return true;
+    return waitFor(POLLIN, deadline_) > 0;
+}
+
+bool DeadlineStream::is_writable() const {
+    return waitFor(POLLOUT, Clock::now() + writeTimeout_) > 0;
+}
+
+ssize_t DeadlineStream::read(char* ptr, size_t size) {
+    if (bufferOffset_ == bufferEnd_) {
+        const int ready = waitFor(POLLIN, deadline_);
+        if (ready == 0) {
+            expired_ = true;
+            return -1;
+        }
+        if (ready < 0) return -1;
+        ssize_t n;
+        do {
+            n = ::recv(sock_, buffer_.data(), buffer_.size(), 0);
+        } while (n < 0 && errno == EINTR);
+        if (n <= 0) return n;
+        bufferOffset_ = 0;
+        bufferEnd_ = static_cast<size_t>(n);
+    }
+    const size_t n = std::min(size, bufferEnd_ - bufferOffset_);
+    std::memcpy(ptr, buffer_.data() + bufferOffset_, n);
+    bufferOffset_ += n;
+    requestBytes_ += n;
+    return static_cast<ssize_t>(n);
+}
+
+ssize_t DeadlineStream::write(const char* ptr, size_t size) {
+    if (expired_) return static_cast<ssize_t>(size);
+    if (!headWritten_) {
+        // cpp-httplib writes a response's status line and headers in one
+        // write, before any body.
+        headWritten_ = true;
+        const std::string_view chunk(ptr, size);
+        const auto headEnd = chunk.find("\r\n\r\n");
+        responseCloses_ =
+            chunk.substr(0, headEnd).find("\r\nConnection: close\r\n") != std::string_view::npos;
+    }
+    return send(ptr, size);
+}
+
+ssize_t DeadlineStream::send(const char* ptr, size_t size) {
+    if (!is_writable()) return -1;
+    ssize_t n;
+    do {
+        n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+bool DeadlineStream::writeAll(const std::string& bytes) {
+    size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = send(bytes.data() + done, bytes.size() - done);
+        if (n <= 0) return false;
+        done += static_cast<size_t>(n);
+    }
+    return true;
+}
+
+void DeadlineStream::get_remote_ip_and_port(std::string& ip, int& port) const {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getpeername(sock_, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+        addressOf(addr, ip, port);
+}
+
+void DeadlineStream::get_local_ip_and_port(std::string& ip, int& port) const {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getsockname(sock_, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+        addressOf(addr, ip, port);
+}
+
+}  // namespace calltrack::api
