@@ -34,6 +34,12 @@ ApiError ApiError::fromEngine(const db::EngineError& e) {
             out.retryAfterMs = 1000;
             return out;
         }
+        case ErrorCode::storage_unavailable: {
+            ApiError out(503, "storage_unavailable",
+                         std::string("the database could not be read; retry: ") + e.what());
+            out.retryAfterMs = 1000;
+            return out;
+        }
         case ErrorCode::shutting_down: {
             ApiError out(503, "shutting_down", e.what());
             out.retryAfterMs = 1000;

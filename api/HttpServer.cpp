@@ -56,7 +56,7 @@ bool maySee(const RequestContext& rc, const std::string& clientId) {
 namespace {
 BearerAuth::TokenLookup tokenLookup(ApiContext& ctx) {
     return [&ctx](const std::string& secret) -> std::optional<Principal> {
-        auto token = ctx.database.readers().read(
+        auto token = ctx.database.authReaders().read(
             [&](db::Connection& c) { return db::ApiTokens::find(c, secret); });
         if (!token) return std::nullopt;
         if (!token->clientId) return Principal{Principal::Kind::admin, {}};

@@ -281,6 +281,7 @@ int runCli(int argc, char** argv) {
             }
             serve.database = common.databaseOptions();
             serve.database.readers = 4;
+            serve.database.readWait = serve.requestDeadline;
             serve.reaperInterval = std::chrono::milliseconds(reaperIntervalMs);
             api::LogLevel level = api::LogLevel::info;
             api::JsonLog::parseLevel(logLevel, level);

@@ -64,9 +64,18 @@ const char* const kFindExternalInAccount =
 const char* const kListAll = "SELECT " CALL_COLUMNS
                              " FROM calls c WHERE (?1 IS NULL OR c.client_id = ?1) "
                              "AND c.id < ?2 ORDER BY c.id DESC LIMIT ?3";
-const char* const kListActive = "SELECT " CALL_COLUMNS
-                                " FROM calls c WHERE (?1 IS NULL OR c.client_id = ?1) "
-                                "AND c.ended_at IS NULL AND c.id < ?2 ORDER BY c.id DESC LIMIT ?3";
+// Live calls only from the partial indexes that hold live calls only, so a
+// listing costs the live calls (for a client: its own), never the ended ones
+// however many there are (calls_client_recent would walk those too). Every
+// live call has an expires_at (a CHECK), so calls_live_expiry holds them all.
+const char* const kListActiveAll = "SELECT " CALL_COLUMNS
+                                   " FROM calls c INDEXED BY calls_live_expiry "
+                                   "WHERE c.ended_at IS NULL AND c.expires_at IS NOT NULL "
+                                   "AND c.id < ?2 ORDER BY c.id DESC LIMIT ?3";
+const char* const kListActiveOfClient = "SELECT " CALL_COLUMNS
+                                        " FROM calls c INDEXED BY calls_live_client_slot "
+                                        "WHERE c.client_id = ?1 AND c.ended_at IS NULL "
+                                        "AND c.id < ?2 ORDER BY c.id DESC LIMIT ?3";
 const char* const kListEnded =
     "SELECT " CALL_COLUMNS
     " FROM calls c WHERE (?1 IS NULL OR c.client_id = ?1) "
@@ -120,11 +129,15 @@ std::optional<Call> CallTable::findById(Connection& c, int64_t id) {
     return std::move(found->call);
 }
 
+const char* CallTable::listSql(const ListFilter& filter) {
+    return filter.which == ListFilter::Which::active
+               ? (filter.clientId ? kListActiveOfClient : kListActiveAll)
+           : filter.which == ListFilter::Which::ended ? kListEnded
+                                                      : kListAll;
+}
+
 std::vector<Call> CallTable::list(Connection& c, const ListFilter& filter) {
-    const char* sql = filter.which == ListFilter::Which::active  ? kListActive
-                      : filter.which == ListFilter::Which::ended ? kListEnded
-                                                                 : kListAll;
-    Query q(c, sql);
+    Query q(c, listSql(filter));
     if (filter.clientId) q->bind(1, *filter.clientId);
     q->bind(2, filter.beforeId.value_or(INT64_MAX));
     q->bind(3, filter.limit);

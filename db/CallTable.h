@@ -38,6 +38,8 @@ class CallTable {
         std::optional<int64_t> beforeId{};  // cursor: calls with a smaller id (newest first)
     };
     static std::vector<Call> list(Connection& c, const ListFilter& filter);
+    // The statement list() runs (tests read its query plan).
+    static const char* listSql(const ListFilter& filter);
 };
 
 }  // namespace calltrack::db

@@ -6,6 +6,7 @@
 #include "db/ReadPool.h"
 #include "db/SchemaMigrator.h"
 
+#include <chrono>
 #include <string>
 
 namespace calltrack::db {
@@ -15,6 +16,8 @@ struct DatabaseOptions {
     Durability durability = Durability::full;
     int busyTimeoutMs = 5000;
     size_t readers = 4;
+    // A read waits at most this for a free read connection (then 503).
+    std::chrono::milliseconds readWait{2000};
     size_t maxBatch = 512;
     // Create the file and its schema when it does not exist (serve does;
     // commands that only inspect or change an existing database do not).
@@ -28,6 +31,9 @@ class Database {
 
     GroupCommitWriter& writer() { return writer_; }
     ReadPool& readers() { return readers_; }
+    // Two read connections for authenticating requests only: slow listings
+    // holding every general reader must not stall each authenticated call.
+    ReadPool& authReaders() { return authReaders_; }
     const DatabaseOptions& options() const { return options_; }
 
     // For `migrate`: creates or upgrades the file at options.path.
@@ -39,6 +45,7 @@ class Database {
     DatabaseOptions options_;
     GroupCommitWriter writer_;
     ReadPool readers_;
+    ReadPool authReaders_;
 };
 
 }  // namespace calltrack::db

@@ -18,6 +18,8 @@ std::string_view nameOf(ErrorCode code) {
             return "deadline_exceeded";
         case ErrorCode::storage_failure:
             return "storage_failure";
+        case ErrorCode::storage_unavailable:
+            return "storage_unavailable";
         case ErrorCode::shutting_down:
             return "shutting_down";
         case ErrorCode::schema_too_new:

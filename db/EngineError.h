@@ -16,6 +16,7 @@ enum class ErrorCode {
     busy,                  // another writer held the database past the busy timeout
     deadline_exceeded,     // the operation could not start before its deadline
     storage_failure,       // I/O error, disk full, out of memory: nothing was committed
+    storage_unavailable,   // a read failed (I/O, locked schema, no read connection in time)
     shutting_down,         // the writer is stopping and takes no new work
     schema_too_new,        // the database was written by a newer calltrack
     schema_too_old,        // the database needs `calltrack migrate`

@@ -2,7 +2,9 @@
 
 namespace calltrack::db {
 
-ReadPool::ReadPool(const std::string& path, size_t size, ConnectionOptions options) {
+ReadPool::ReadPool(const std::string& path, size_t size, ConnectionOptions options,
+                   std::chrono::milliseconds maxWait)
+    : size_(std::max<size_t>(size, 1)), maxWait_(maxWait) {
     options.readOnly = true;
     options.create = false;
     for (size_t i = 0; i < std::max<size_t>(size, 1); ++i) {
@@ -10,9 +12,13 @@ ReadPool::ReadPool(const std::string& path, size_t size, ConnectionOptions optio
     }
 }
 
-ReadPool::Lease::Lease(ReadPool& p) : pool(p) {
+ReadPool::Lease::Lease(ReadPool& p, Deadline deadline) : pool(p) {
     std::unique_lock lock(pool.mutex_);
-    pool.available_.wait(lock, [&] { return !pool.idle_.empty(); });
+    if (!pool.available_.wait_until(lock, deadline, [&] { return !pool.idle_.empty(); })) {
+        throw EngineError(ErrorCode::storage_unavailable,
+                          "all " + std::to_string(pool.size_) +
+                              " read connections stayed in use past the deadline");
+    }
     connection = std::move(pool.idle_.back());
     pool.idle_.pop_back();
 }

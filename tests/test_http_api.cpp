@@ -3,6 +3,7 @@
 
 #include "api/Hmac.h"
 #include "db/ApiTokens.h"
+#include "db/CallTable.h"
 #include "db/IdempotencyStore.h"
 #include "tests/ApiFixture.h"
 
@@ -10,7 +11,14 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace calltrack;
 using nlohmann::json;
@@ -422,4 +430,101 @@ TEST_CASE("Idempotency-Key on POST /v1/calls: replay, mismatch, in flight, expir
     CHECK(store.purgeExpired(100) == 3);
     CHECK(post("k-1", body)->status ==
           429);  // the key is new again: a fresh admission, refused (client full)
+}
+
+TEST_CASE(
+    "live-call listings read only live calls' index entries, however many calls ended "
+    "(issue 9)") {
+    // calls_client_recent would walk every ended call of the client, newest
+    // first, to find the few live ones; the plans must use the partial
+    // indexes that hold live calls only.
+    ApiFixture f;
+    SQLite::Database db(f.t.options.path, SQLite::OPEN_READONLY);
+    for (bool withClient : {false, true}) {
+        db::CallTable::ListFilter filter;
+        if (withClient) filter.clientId = "acme";
+        filter.which = db::CallTable::ListFilter::Which::active;
+        SQLite::Statement plan(db,
+                               std::string("EXPLAIN QUERY PLAN ") + db::CallTable::listSql(filter));
+        std::string text;
+        while (plan.executeStep()) text += plan.getColumn(3).getString() + "\n";
+        INFO(text);
+        CHECK(text.find(withClient ? "calls_live_client_slot" : "calls_live_expiry") !=
+              std::string::npos);
+        CHECK(text.find("calls_client_recent") == std::string::npos);
+        CHECK(text.find("SCAN c\n") == std::string::npos);
+    }
+    // And they list exactly the live calls.
+    REQUIRE(f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 10}}).first == 201);
+    std::vector<int64_t> live;
+    for (int i = 0; i < 30; ++i) {
+        auto [status, body] = f.call("POST", "/v1/calls", {{"client_id", "acme"}});
+        REQUIRE(status == 201);
+        const int64_t id = body["call"]["id"];
+        if (i % 10 == 3) {
+            live.push_back(id);
+        } else {
+            REQUIRE(
+                f.call("POST", "/v1/calls/" + std::to_string(id) + "/end", json::object()).first ==
+                200);
+        }
+    }
+    for (const std::string path : {"/v1/calls", "/v1/calls?client_id=acme"}) {
+        auto [status, body] = f.call("GET", path);
+        REQUIRE(status == 200);
+        std::vector<int64_t> listed;
+        for (const auto& c : body["calls"]) listed.push_back(c["id"]);
+        CHECK(listed == std::vector<int64_t>(live.rbegin(), live.rend()));
+    }
+}
+
+TEST_CASE(
+    "reads wait for a read connection no longer than their deadline; auth has its own "
+    "(issue 9)") {
+    // Four slow listings held every reader, and authentication queued
+    // behind them: every authenticated endpoint stalled.
+    ApiFixture f(std::string("admin-secret"));
+    REQUIRE(f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 10}}).first == 201);
+    // A token from the database, so that authenticating it reads.
+    const auto token =
+        db::ApiTokens::create(f.t.database->writer(), f.t.clock, std::string("acme"), std::nullopt);
+    f.client->set_bearer_token_auth(token.secret);
+    std::mutex m;
+    std::condition_variable cv;
+    bool release = false;
+    int holding = 0;
+    std::vector<std::thread> holders;
+    for (size_t i = 0; i < f.t.database->readers().size(); ++i) {
+        holders.emplace_back([&] {
+            f.t.database->readers().read([&](db::Connection&) {
+                std::unique_lock lock(m);
+                ++holding;
+                cv.notify_all();
+                cv.wait_for(lock, std::chrono::seconds(30), [&] { return release; });
+                return 0;
+            });
+        });
+    }
+    {
+        std::unique_lock lock(m);
+        REQUIRE(cv.wait_for(lock, std::chrono::seconds(10),
+                            [&] { return holding == static_cast<int>(holders.size()); }));
+    }
+    // Authenticated writes still work (auth reads its own connections)...
+    auto [admitted, body] = f.call("POST", "/v1/calls", {{"client_id", "acme"}});
+    CHECK(admitted == 201);
+    // ...and a read that finds no reader is 503 storage_unavailable with
+    // Retry-After once its deadline passes, not a hang.
+    auto res = f.send("GET", "/v1/calls");
+    REQUIRE(res);
+    CHECK(res->status == 503);
+    CHECK(res->get_header_value("Retry-After") == "1");
+    test::checkErrorShape(json::parse(res->body), "storage_unavailable");
+    {
+        std::lock_guard lock(m);
+        release = true;
+    }
+    cv.notify_all();
+    for (auto& t : holders) t.join();
+    CHECK(f.call("GET", "/v1/calls").first == 200);
 }
