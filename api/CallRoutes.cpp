@@ -168,40 +168,46 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
                 throw ApiError::badRequest("Idempotency-Key: at most 255 characters");
             const std::string scope =
                 rc.principal.isAdmin() ? "admin" : "client:" + rc.principal.clientId;
-            const auto claim = idempotency->claim(scope, key, sha256Hex(req.body), ctx.deadline());
-            using Outcome = db::IdempotencyStore::Claim::Outcome;
-            if (claim.outcome == Outcome::mismatch) {
+            // Parsed and validated first: a malformed body is answered the
+            // same way on every retry, and is not stored.
+            JsonBody body(req.get_header_value("Content-Type"), req.body);
+            rc.client = body.text("client_id", 64);
+            auto admit = CallMessages::admitRequest(body, rc);
+            db::AdmissionEngine::validate(admit);
+            std::optional<ApiError> refusal;
+            bool botShortage = false;
+            const auto outcome = idempotency->runOnce(
+                scope, key, sha256Hex(req.body),
+                [&](db::Connection& c, int64_t now) -> db::IdempotencyStore::Response {
+                    const auto r = db::AdmissionEngine::admitIn(c, now, admit);
+                    botShortage = r.botShortage;
+                    if (r.call) rc.call = r.call->id;
+                    if (r.outcome == db::AdmitResult::Outcome::refused)
+                        refusal = CallMessages::refusal(r, admit.clientId);
+                    else if (r.outcome == db::AdmitResult::Outcome::already_ended)
+                        refusal = CallMessages::alreadyEnded(r);
+                    // A refusal is an answer too: stored, and replayed.
+                    if (refusal)
+                        return {refusal->status, ApiError::body(*refusal, rc.requestId).dump()};
+                    return {CallMessages::admittedStatus(r), CallMessages::admittedBody(r).dump()};
+                },
+                ctx.deadline());
+            if (botShortage) ctx.admission.reportBotShortage(admit.clientId);
+            using Kind = db::IdempotencyStore::Outcome::Kind;
+            if (outcome.kind == Kind::mismatch) {
                 throw ApiError(422, "idempotency_key_reused",
                                "this Idempotency-Key was used with a different request body");
             }
-            if (claim.outcome == Outcome::in_flight) {
+            if (outcome.kind == Kind::in_flight) {
                 throw ApiError(
                     409, "idempotency_key_in_flight",
                     "a request with this Idempotency-Key is still being processed; retry later");
             }
-            if (claim.outcome == Outcome::replay) {
-                res.set_header("Idempotent-Replayed", "true");
-                res.status = claim.status;
-                res.set_content(claim.response, "application/json");
-                return;
-            }
-            try {
-                admitOnce(ctx, req, res, rc);
-            } catch (const ApiError& e) {
-                // Client errors and refusals are answers: stored. 5xx
-                // (busy, storage) are not: a retry should run again.
-                if (e.status >= 500) {
-                    idempotency->release(scope, key);
-                } else {
-                    idempotency->complete(scope, key, e.status,
-                                          ApiError::body(e, rc.requestId).dump());
-                }
-                throw;
-            } catch (...) {
-                idempotency->release(scope, key);
-                throw;
-            }
-            idempotency->complete(scope, key, res.status, res.body);
+            if (outcome.kind == Kind::replay) res.set_header("Idempotent-Replayed", "true");
+            // The first answer of a refusal keeps its Retry-After header.
+            if (outcome.kind == Kind::ran && refusal) throw *refusal;
+            res.status = outcome.response.status;
+            res.set_content(outcome.response.body, "application/json");
         });
 
     router.add(

@@ -6,6 +6,7 @@
 #include "db/CallTable.h"
 #include "db/IdempotencyStore.h"
 #include "tests/ApiFixture.h"
+#include "tests/TestSupport.h"
 
 #include <doctest/doctest.h>
 #include <httplib.h>
@@ -412,11 +413,19 @@ TEST_CASE("Idempotency-Key on POST /v1/calls: replay, mismatch, in flight, expir
     CHECK(refusedAgain->body == refused->body);
     CHECK(f.call("GET", "/v1/clients/acme").second["client"]["refused_total"] == 1);
 
-    // Still in flight (claimed, not completed): 409; after 60 s abandoned: taken over.
+    // Still in flight (claimed, not completed, as a v3 binary on the same
+    // file leaves it): 409; after 60 s abandoned: taken over.
     db::IdempotencyStore store(f.t.database->writer(), f.t.clock);
     const auto hash = api::sha256Hex(json{{"client_id", "acme"}, {"external_id", "x"}}.dump());
-    REQUIRE(store.claim("admin", "k-3", hash, db::noDeadline()).outcome ==
-            db::IdempotencyStore::Claim::Outcome::claimed);
+    {
+        SQLite::Database v3(f.t.options.path, SQLite::OPEN_READWRITE);
+        SQLite::Statement claim(v3,
+                                "INSERT INTO idempotency_keys (scope, key, request_sha256, "
+                                "created_at) VALUES ('admin', 'k-3', ?1, ?2)");
+        claim.bind(1, hash);
+        claim.bind(2, static_cast<int64_t>(f.t.clock.nowMs()));
+        REQUIRE(claim.exec() == 1);
+    }
     auto inFlight = post("k-3", {{"client_id", "acme"}, {"external_id", "x"}});
     CHECK(inFlight->status == 409);
     checkErrorShape(json::parse(inFlight->body), "idempotency_key_in_flight");
@@ -527,4 +536,45 @@ TEST_CASE(
     cv.notify_all();
     for (auto& t : holders) t.join();
     CHECK(f.call("GET", "/v1/calls").first == 200);
+}
+
+TEST_CASE("Idempotency-Key: the admission and its stored response commit together (issue 9)") {
+    // Claim, admission and stored response were three transactions: when
+    // storing the response failed, the committed admission was answered 5xx
+    // and a retry after the claim expired admitted the call twice.
+    ApiFixture f;
+    REQUIRE(f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 5}}).first == 201);
+    {
+        // An operator's trigger that makes storing any response fail.
+        SQLite::Database shell(f.t.options.path, SQLite::OPEN_READWRITE);
+        shell.exec(
+            "CREATE TRIGGER fail_store BEFORE INSERT ON idempotency_keys WHEN NEW.response IS "
+            "NOT NULL BEGIN SELECT RAISE(ABORT, 'injected: cannot store'); END;"
+            "CREATE TRIGGER fail_store_update BEFORE UPDATE ON idempotency_keys WHEN "
+            "NEW.response IS NOT NULL BEGIN SELECT RAISE(ABORT, 'injected: cannot store'); END;");
+    }
+    auto post = [&] {
+        return f.client->Post("/v1/calls", httplib::Headers{{"Idempotency-Key", "once"}},
+                              R"({"client_id": "acme"})", "application/json");
+    };
+    auto failed = post();
+    REQUIRE(failed);
+    CHECK(failed->status >= 500);
+    // Nothing committed: no call, no slot, no key.
+    CHECK(test::scalar(f.t, "SELECT count(*) FROM calls") == 0);
+    CHECK(test::scalar(f.t, "SELECT active FROM clients WHERE id = 'acme'") == 0);
+    CHECK(test::scalar(f.t, "SELECT count(*) FROM idempotency_keys") == 0);
+    {
+        SQLite::Database shell(f.t.options.path, SQLite::OPEN_READWRITE);
+        shell.exec("DROP TRIGGER fail_store; DROP TRIGGER fail_store_update;");
+    }
+    // The retry runs once, and its replay is the same call.
+    auto first = post();
+    REQUIRE(first);
+    CHECK(first->status == 201);
+    auto replay = post();
+    REQUIRE(replay);
+    CHECK(replay->get_header_value("Idempotent-Replayed") == "true");
+    CHECK(json::parse(replay->body)["call"]["id"] == json::parse(first->body)["call"]["id"]);
+    CHECK(test::scalar(f.t, "SELECT count(*) FROM calls") == 1);
 }
