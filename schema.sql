@@ -17,9 +17,9 @@
 -- on the admission path that was the single largest cost (measured with
 -- callgrind: 9 temporary b-trees per admit+end pair).
 --
--- schema-version: 3
+-- schema-version: 4
 
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
 -- One row: system-wide settings and O(1) counters.
 CREATE TABLE settings (
@@ -27,9 +27,20 @@ CREATE TABLE settings (
     global_limit  INTEGER NOT NULL DEFAULT 100 CHECK (global_limit >= 0),
     -- live slot-holding calls of all clients; maintained by triggers on calls
     global_active INTEGER NOT NULL DEFAULT 0 CHECK (global_active >= 0),
-    updated_at    INTEGER NOT NULL DEFAULT 0
+    updated_at    INTEGER NOT NULL DEFAULT 0,
+    -- v4: ended calls and their events, and bot events, older than this are
+    -- purged by the lease holder (30 days by default); the append-only
+    -- guards below allow exactly that purge
+    retention_hours INTEGER NOT NULL DEFAULT 720 CHECK (retention_hours BETWEEN 1 AND 876000)
 ) STRICT;
 INSERT INTO settings (id) VALUES (1);
+
+-- v4: present (one row) only inside `calltrack check --repair`'s transaction,
+-- which recomputes every counter from the live calls; the counter guards
+-- below let counters jump only then.
+CREATE TABLE counter_repairs (
+    id INTEGER PRIMARY KEY CHECK (id = 1)
+) STRICT;
 
 CREATE TABLE clients (
     id               TEXT PRIMARY KEY
@@ -151,6 +162,14 @@ CREATE TABLE calls (
     -- the first signed status callback that names the call (?call_id=).
     provider_call_id TEXT CHECK (provider_call_id IS NULL OR (length(provider_call_id) BETWEEN 1 AND 64
                                  AND provider_call_id NOT GLOB '*[^A-Za-z0-9._:-]*')),
+    -- v4: the bot's capacity slot the call holds (1..capacity, unique among
+    -- the bot's live calls: calls_live_bot_slot), so that no writer can put
+    -- more live calls on a bot than its capacity, whatever its counter says
+    bot_slot      INTEGER CHECK (bot_slot IS NULL OR bot_slot >= 1),
+    -- v4: heartbeats are counted on the call (the last one's time), not
+    -- recorded as events: a long call sends thousands
+    heartbeats    INTEGER NOT NULL DEFAULT 0 CHECK (heartbeats >= 0),
+    last_heartbeat_at INTEGER,
     UNIQUE (client_id, external_id),
     CHECK ((client_slot IS NULL) = (global_slot IS NULL)),
     CHECK ((ended_at IS NULL) = ((state = 'reserved' OR state = 'initiated' OR state = 'ringing' OR state = 'in_progress'))),
@@ -173,6 +192,9 @@ CREATE INDEX calls_live_expiry ON calls (expires_at) WHERE ended_at IS NULL;
 CREATE INDEX calls_client_recent ON calls (client_id, id);
 -- v3: status callbacks find their call by the provider's id.
 CREATE UNIQUE INDEX calls_by_provider_call_id ON calls (provider_call_id) WHERE provider_call_id IS NOT NULL;
+-- v4: bot capacity guard, as slots guard limits: a live call's bot slot is
+-- unique among the bot's live calls (and within its capacity: the insert guard).
+CREATE UNIQUE INDEX calls_live_bot_slot ON calls (bot_id, bot_slot) WHERE ended_at IS NULL AND bot_id IS NOT NULL;
 
 -- Free-slot hints so admission finds a slot number in O(log n). Maintained by
 -- the triggers below; the unique indexes above, not these tables, are the
@@ -210,10 +232,11 @@ CREATE TABLE call_events (
 -- client's "evt-42" a duplicate.
 CREATE UNIQUE INDEX call_events_idempotency_per_client ON call_events (client_id, source, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
--- Duplicate detection by provider sequence number. Events without one
--- (admissions, ends, timeouts: the hot path) stay out of every index but the
--- primary key; a call's history is found through this index or a scan.
-CREATE INDEX call_events_by_sequence ON call_events (call_id, sequence) WHERE sequence IS NOT NULL;
+-- v4: a call's events, and duplicate detection by provider sequence number.
+-- Every event is in it (v3 indexed only events with a sequence): deleting an
+-- ended call (retention) makes SQLite look for events that still reference
+-- it, which without this index would scan the whole table per call.
+CREATE INDEX call_events_by_call ON call_events (call_id, sequence);
 -- Events for calls not admitted yet (a terminal webhook that beat the admission).
 CREATE INDEX call_events_orphans ON call_events (client_id, external_id) WHERE call_id IS NULL;
 -- Refusals in a recent window (usage reports).
@@ -265,7 +288,9 @@ CREATE TABLE leases (
 --   ready   -> busy     a call took it (admission, same transaction as the slot)
 --   busy    -> ready    its last call ended (capacity comes back by trigger)
 --   ready   -> cold     idle past idle_until (warm TTL), or above warm_max
--- A bot never carries more calls than its capacity: the CHECK below.
+-- A bot never carries more live calls than its capacity: each holds one of its
+-- slots 1..capacity (calls.bot_slot, unique among its live calls; v4). The
+-- CHECK on active_calls below keeps the counter honest too.
 CREATE TABLE bots (
     id                TEXT PRIMARY KEY
                       CHECK (length(id) BETWEEN 1 AND 64 AND id NOT GLOB '*[^A-Za-z0-9._:-]*'),
@@ -343,7 +368,8 @@ CREATE INDEX demand_schedules_by_client ON demand_schedules (client_id, ends_at)
 --    its client is in observe mode;
 --  * a bot given to a live call must be ready or busy, this client's or
 --    shared, and warm (not past its TTL); a live call of an enforce-mode
---    bots_required client must hold one.
+--    bots_required client must hold one; v4: the call holds one of the
+--    bot's capacity slots, free among its live calls (calls_live_bot_slot).
 CREATE TRIGGER calls_insert_guard BEFORE INSERT ON calls
 BEGIN
     SELECT CASE
@@ -373,13 +399,20 @@ BEGIN
         WHEN EXISTS (SELECT 1 FROM calls c WHERE c.global_slot = NEW.global_slot AND c.ended_at IS NULL) THEN
             RAISE(ABORT, 'calltrack: global slot is held by a live call')
         WHEN NEW.bot_id IS NULL THEN
-            CASE WHEN k.bots_required = 1 AND k.mode = 'enforce' THEN
+            CASE WHEN NEW.bot_slot IS NOT NULL THEN
+                RAISE(ABORT, 'calltrack: a bot slot needs a bot')
+            WHEN k.bots_required = 1 AND k.mode = 'enforce' THEN
                 RAISE(ABORT, 'calltrack: bot_unavailable: a live call of a bots_required client must hold a bot')
             END
         WHEN NOT EXISTS (SELECT 1 FROM bots b WHERE b.id = NEW.bot_id
                            AND (b.client_id IS NULL OR b.client_id = NEW.client_id)
                            AND (b.state = 'busy' OR (b.state = 'ready' AND b.idle_until > NEW.updated_at))) THEN
             RAISE(ABORT, 'calltrack: bot_unavailable: the bot is not warm or not this client''s')
+        WHEN NEW.bot_slot IS NULL OR NEW.bot_slot > (SELECT b.capacity FROM bots b WHERE b.id = NEW.bot_id) THEN
+            RAISE(ABORT, 'calltrack: bot_unavailable: a live call on a bot holds one of its capacity slots (1..capacity)')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.bot_id = NEW.bot_id AND c.bot_slot = NEW.bot_slot
+                     AND c.ended_at IS NULL) THEN
+            RAISE(ABORT, 'calltrack: bot_unavailable: the bot slot is held by a live call')
     END
     FROM (SELECT 1) LEFT JOIN settings s ON s.id = 1 LEFT JOIN clients k ON k.id = NEW.client_id;
 END;
@@ -395,12 +428,78 @@ BEGIN
     SELECT RAISE(ABORT, 'calltrack: a client with live calls cannot be deleted');
 END;
 
+-- v4: a client is protected from shell edits as calls and bots are.
+-- INSERT OR REPLACE onto an existing client would delete it without DELETE
+-- triggers (past clients_no_delete_with_live_calls), resetting its counters
+-- under its live calls; a new id would orphan its calls, bots, credentials
+-- and tokens. Its counters move one step at a time, as calltrack's triggers
+-- and engine move them: `UPDATE clients SET active = 0` under live calls
+-- once made the release trigger's CHECK fail and wedged the reaper. Only
+-- `calltrack check --repair` (a counter_repairs row in its transaction)
+-- sets them to what the live calls say.
+CREATE TRIGGER clients_insert_guard BEFORE INSERT ON clients
+WHEN EXISTS (SELECT 1 FROM clients k WHERE k.id = NEW.id)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: a client with this id exists; UPDATE it instead');
+END;
+
+CREATE TRIGGER clients_id_immutable BEFORE UPDATE OF id ON clients
+WHEN NEW.id IS NOT OLD.id
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: a client''s id never changes (its calls, bots and tokens name it)');
+END;
+
+CREATE TRIGGER clients_counters_step BEFORE UPDATE OF active, refused_total, flagged_total ON clients
+WHEN (NEW.active - OLD.active NOT BETWEEN -1 AND 1
+      OR NEW.refused_total - OLD.refused_total NOT BETWEEN 0 AND 1
+      OR NEW.flagged_total - OLD.flagged_total NOT BETWEEN 0 AND 1)
+     AND NOT EXISTS (SELECT 1 FROM counter_repairs)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: client counters are kept by calltrack (one step at a time); `calltrack check --repair` recomputes them');
+END;
+
+-- INSERT OR REPLACE INTO settings would replace the one row with defaults
+-- (global_active 0 under live calls).
+CREATE TRIGGER settings_insert_guard BEFORE INSERT ON settings
+WHEN EXISTS (SELECT 1 FROM settings s WHERE s.id = NEW.id)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: the settings row exists; UPDATE it instead');
+END;
+
+CREATE TRIGGER settings_counter_step BEFORE UPDATE OF global_active ON settings
+WHEN NEW.global_active - OLD.global_active NOT BETWEEN -1 AND 1
+     AND NOT EXISTS (SELECT 1 FROM counter_repairs)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: settings.global_active is kept by calltrack (one step at a time); `calltrack check --repair` recomputes it');
+END;
+
+CREATE TRIGGER bots_counter_step BEFORE UPDATE OF active_calls ON bots
+WHEN NEW.active_calls - OLD.active_calls NOT BETWEEN -1 AND 1
+     AND NOT EXISTS (SELECT 1 FROM counter_repairs)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: bots.active_calls is kept by calltrack (one step at a time); `calltrack check --repair` recomputes it');
+END;
+
+-- v4 retention: an ended call may be deleted once it ended, and was last
+-- touched, more than settings.retention_hours before the newest call was
+-- created (the database's own sense of "now": the engine's clock is not
+-- the shell's). Its events go first (call_events_by_call makes the
+-- foreign-key check an index probe).
+CREATE TRIGGER calls_no_delete_recent BEFORE DELETE ON calls
+WHEN OLD.ended_at IS NOT NULL
+     AND max(OLD.ended_at, OLD.updated_at) >=
+         (SELECT c.created_at FROM calls c ORDER BY c.id DESC LIMIT 1)
+         - 3600000 * (SELECT s.retention_hours FROM settings s WHERE s.id = 1)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: only calls ended longer than settings.retention_hours ago are purged');
+END;
+
 -- Identity is immutable. Including id matters: UPDATE OR REPLACE SET id = <a
 -- live call's id> would otherwise delete that call without any DELETE trigger.
-CREATE TRIGGER calls_identity_immutable BEFORE UPDATE OF id, client_id, client_slot, global_slot, external_id, bot_id ON calls
+CREATE TRIGGER calls_identity_immutable BEFORE UPDATE OF id, client_id, client_slot, global_slot, external_id, bot_id, bot_slot ON calls
 WHEN NEW.id IS NOT OLD.id OR NEW.client_id IS NOT OLD.client_id OR NEW.client_slot IS NOT OLD.client_slot
   OR NEW.global_slot IS NOT OLD.global_slot OR NEW.external_id IS NOT OLD.external_id
-  OR NEW.bot_id IS NOT OLD.bot_id
+  OR NEW.bot_id IS NOT OLD.bot_id OR NEW.bot_slot IS NOT OLD.bot_slot
 BEGIN
     SELECT RAISE(ABORT, 'calltrack: a call''s id, client, external id, slots and bot never change');
 END;
@@ -450,12 +549,14 @@ BEGIN
 END;
 
 -- Slot released: runs exactly once per call, because the only way out of a
--- live state is into a terminal one, and terminal states are final.
+-- live state is into a terminal one, and terminal states are final. v4: a
+-- counter already at 0 (a shell edit) stays 0 rather than failing its CHECK,
+-- so a call can always end; `calltrack check` reports the wrong counter.
 CREATE TRIGGER calls_slot_released AFTER UPDATE OF ended_at ON calls
 WHEN OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL AND OLD.client_slot IS NOT NULL
 BEGIN
-    UPDATE clients SET active = active - 1 WHERE id = OLD.client_id;
-    UPDATE settings SET global_active = global_active - 1 WHERE id = 1;
+    UPDATE clients SET active = max(active - 1, 0) WHERE id = OLD.client_id;
+    UPDATE settings SET global_active = max(global_active - 1, 0) WHERE id = 1;
     INSERT OR IGNORE INTO free_client_slots (client_id, slot) VALUES (OLD.client_id, OLD.client_slot);
     INSERT OR IGNORE INTO free_global_slots (slot) VALUES (OLD.global_slot);
 END;
@@ -555,8 +656,10 @@ BEGIN
 END;
 
 CREATE TRIGGER bot_events_no_delete BEFORE DELETE ON bot_events
+WHEN OLD.at >= (SELECT e.at FROM bot_events e ORDER BY e.id DESC LIMIT 1)
+               - 3600000 * (SELECT s.retention_hours FROM settings s WHERE s.id = 1)
 BEGIN
-    SELECT RAISE(ABORT, 'calltrack: bot_events is append-only');
+    SELECT RAISE(ABORT, 'calltrack: bot_events is append-only; only rows older than settings.retention_hours are purged');
 END;
 
 -- INSERT OR REPLACE onto an existing id would overwrite a row (see above).
@@ -572,8 +675,10 @@ BEGIN
 END;
 
 CREATE TRIGGER call_events_no_delete BEFORE DELETE ON call_events
+WHEN OLD.at >= (SELECT e.at FROM call_events e ORDER BY e.id DESC LIMIT 1)
+               - 3600000 * (SELECT s.retention_hours FROM settings s WHERE s.id = 1)
 BEGIN
-    SELECT RAISE(ABORT, 'calltrack: call_events is append-only');
+    SELECT RAISE(ABORT, 'calltrack: call_events is append-only; only rows older than settings.retention_hours are purged');
 END;
 
 -- ------------------------------------------------------------------- views

@@ -50,6 +50,8 @@ nlohmann::json ResourceJson::call(const db::Call& c) {
         {"version", c.version},
         {"bot_id", orNull(c.botId)},
         {"provider_call_id", orNull(c.providerCallId)},
+        {"heartbeats", c.heartbeats},
+        {"last_heartbeat_at", time(c.lastHeartbeatAt)},
     };
     j["metadata"] = nullptr;
     if (c.metadata) j["metadata"] = nlohmann::json::parse(*c.metadata, nullptr, false);

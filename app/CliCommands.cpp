@@ -12,6 +12,7 @@
 #include "db/CallLifecycle.h"
 #include "db/CallTable.h"
 #include "db/ClientRegistry.h"
+#include "db/CounterRepair.h"
 #include "db/Database.h"
 #include "db/InvariantChecker.h"
 
@@ -569,9 +570,18 @@ int runCli(int argc, char** argv) {
         ->add_option("--expiry-grace-ms", graceMs,
                      "how far past its expiry a live call is reported")
         ->capture_default_str();
+    bool repair = false;
+    checkCmd->add_flag("--repair", repair,
+                       "first recompute every counter from the live calls (one transaction) and "
+                       "print what changed");
     checkCmd->callback([&] {
         action = [&] {
             Session s(common);
+            if (repair) {
+                const auto changes = db::CounterRepair::run(s.database.writer(), s.clock);
+                for (const auto& change : changes) std::cout << "repaired " << change << "\n";
+                std::cout << "repair: " << changes.size() << " counters changed\n";
+            }
             const auto report = s.database.readers().read([&](db::Connection& c) {
                 return db::InvariantChecker::run(c, s.clock.nowMs(), graceMs);
             });

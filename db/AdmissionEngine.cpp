@@ -30,8 +30,9 @@ const char* const kLimits =
 const char* const kInsertCall =
     "INSERT INTO calls (client_id, external_id, provider, state, client_slot, global_slot, "
     "would_refuse, "
-    "created_at, admitted_at, updated_at, expires_at, metadata, bot_id, provider_call_id) "
-    "VALUES (?1, ?2, ?3, 'reserved', ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10, ?11)";
+    "created_at, admitted_at, updated_at, expires_at, metadata, bot_id, provider_call_id, "
+    "bot_slot) "
+    "VALUES (?1, ?2, ?3, 'reserved', ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10, ?11, ?12)";
 // A call the provider reported ended before its admission: admitted ended,
 // holding no slot (the insert guard lets ended calls through).
 const char* const kInsertEnded =
@@ -322,9 +323,10 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
         else if (slots.global == 0)
             result.refusal = Refusal::global_limit_reached;
     }
-    // The bot, in the same transaction as the slot; the insert guard and the
-    // bots CHECK keep a bot within its capacity whatever this picks.
-    std::optional<std::string> bot;
+    // The bot and one of its capacity slots, in the same transaction as the
+    // call's slots; the insert guard and calls_live_bot_slot keep a bot
+    // within its capacity whatever this picks.
+    std::optional<BotAssigner::Pick> bot;
     bool flaggedForBot = false;
     if (result.refusal == Refusal::none && botsRequired) {
         bot = BotAssigner::pickIn(c, now, r.clientId);
@@ -365,7 +367,7 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
         result.refusal = Refusal::none;
     }
     call.holdsSlot = slots.client != 0;
-    call.botId = bot;
+    if (bot) call.botId = bot->botId;
 
     {
         Query q(c, kInsertCall);
@@ -380,7 +382,10 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
         q->bind(7, now);
         q->bind(8, *call.expiresAt);
         if (call.metadata) q->bind(9, *call.metadata);
-        if (call.botId) q->bind(10, *call.botId);
+        if (bot) {
+            q->bind(10, bot->botId);
+            q->bind(12, bot->slot);
+        }
         if (r.providerCallId) q->bind(11, *r.providerCallId);
         q.run();
         call.id = c.lastInsertRowid();

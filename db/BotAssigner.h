@@ -5,8 +5,10 @@
 // those, the busiest bot that still has room (packing calls onto few bots
 // lets the others go idle and cool, which is what saves money).
 //
-// The choice is a hint: the schema's insert guard and the bots CHECK
-// (active_calls <= capacity) are what make over-assignment impossible.
+// The choice is a hint: the call also takes a free capacity slot of the bot
+// (calls.bot_slot), and the schema's insert guard (slot within capacity)
+// with the unique index calls_live_bot_slot is what makes over-assignment
+// impossible for any writer, whatever bots.active_calls says.
 
 #include "db/Connection.h"
 
@@ -18,8 +20,11 @@ namespace calltrack::db {
 
 class BotAssigner {
   public:
-    static std::optional<std::string> pickIn(Connection& c, int64_t nowMs,
-                                             const std::string& clientId);
+    struct Pick {
+        std::string botId;
+        int64_t slot = 0;  // free among the bot's live calls, within its capacity
+    };
+    static std::optional<Pick> pickIn(Connection& c, int64_t nowMs, const std::string& clientId);
     // How long a caller refused for bot_unavailable should wait: the typical
     // warm-up time of the client's bots (clamped), since the refusal wakes
     // the scheduler to warm one.

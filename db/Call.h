@@ -31,6 +31,9 @@ struct Call {
     std::optional<std::string> botId{};     // the bot carrying it (bots_required clients)
     // The provider's id (a Twilio CallSid): unique among calls, set at most once.
     std::optional<std::string> providerCallId{};
+    // Heartbeats that extended the call, and the last one's time.
+    int64_t heartbeats = 0;
+    std::optional<int64_t> lastHeartbeatAt{};
 
     bool live() const { return !endedAt.has_value(); }
 };

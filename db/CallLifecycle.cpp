@@ -18,6 +18,9 @@ const char* const kUpdateCall =
     "UPDATE calls SET state = ?2, updated_at = ?3, answered_at = ?4, ended_at = ?5, expires_at = "
     "?6, "
     "end_reason = ?7, last_sequence = ?8, version = version + 1 WHERE id = ?1";
+const char* const kHeartbeat =
+    "UPDATE calls SET expires_at = ?2, updated_at = ?3, last_heartbeat_at = ?3, "
+    "heartbeats = heartbeats + 1, version = version + 1 WHERE id = ?1";
 // Keyset over the partial index calls_live_expiry (expires_at, rowid): a
 // pass resumes after the last call it examined, so calls that cannot be
 // ended do not hold back the ones behind them.
@@ -293,32 +296,38 @@ EventResult changeLiveCall(Connection& c, int64_t now, CallWithTimeouts row, con
 }  // namespace
 
 EventResult CallLifecycle::heartbeatIn(Connection& c, int64_t now, const CallRef& ref,
-                                       const std::string& source) {
+                                       const std::string& /*source*/) {
     auto row = findNamed(c, ref);
     if (!row) throw callNotFound(ref);
     Call& call = row->call;
-    // Only an answered call is extended: a heartbeat while it rings must not
-    // push back its ring timeout (a call that is never answered would hold
-    // its slot for as long as the dialer keeps sending them).
-    if (call.live() && call.state != CallState::in_progress) {
-        EventRecord record = baseEvent(now, call, "heartbeat", source);
-        EventResult result;
+    EventResult result;
+    // v4: no event row for a heartbeat, whatever its outcome (a long call
+    // sends thousands); an extending one is counted on the call.
+    if (!call.live()) {
+        result.outcome = EventOutcome::after_end;
+        result.detail = std::string("call already ended as ") + nameOf(call.state);
+    } else if (call.state != CallState::in_progress) {
+        // Only an answered call is extended: a heartbeat while it rings must
+        // not push back its ring timeout (a call that is never answered would
+        // hold its slot for as long as the dialer keeps sending them).
         result.outcome = EventOutcome::not_extended;
         result.detail = std::string("call is ") + nameOf(call.state) +
                         ", not answered: a heartbeat extends only an answered call; its ring "
                         "timeout is unchanged";
-        // call_events has no outcome of that name: stored as out_of_order
-        // (a heartbeat belongs after the answer), with the reason.
-        record.outcome = "out_of_order";
-        record.reason = result.detail;
-        EventLog::append(c, record);
-        result.call = std::move(call);
-        return result;
+    } else {
+        call.expiresAt = expiryAfterActivity(*row, call.state, now);
+        call.updatedAt = now;
+        ++call.version;
+        ++call.heartbeats;
+        call.lastHeartbeatAt = now;
+        Query q(c, kHeartbeat);
+        q->bind(1, call.id);
+        q->bind(2, *call.expiresAt);
+        q->bind(3, now);
+        q.run();
     }
-    return changeLiveCall(c, now, std::move(*row), "heartbeat", source,
-                          [&](CallWithTimeouts& r, EventRecord&) {
-                              r.call.expiresAt = expiryAfterActivity(r, r.call.state, now);
-                          });
+    result.call = std::move(call);
+    return result;
 }
 
 EventResult CallLifecycle::endIn(Connection& c, int64_t now, const EndRequest& req) {

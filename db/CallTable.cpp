@@ -10,8 +10,13 @@ namespace {
 #define CALL_COLUMNS                                                                         \
     "c.id, c.client_id, c.external_id, c.provider, c.state, c.client_slot, c.would_refuse, " \
     "c.last_sequence, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.expires_at, " \
-    "c.end_reason, c.version, c.metadata, c.admitted_at, c.bot_id, c.provider_call_id"
-constexpr int kCallColumnCount = 19;
+    "c.end_reason, c.version, c.metadata, c.admitted_at, c.bot_id, c.provider_call_id, "     \
+    "c.heartbeats, c.last_heartbeat_at"
+constexpr int kCallColumnCount = 21;
+// A call whose client row is gone (removed from a shell before v4 guarded
+// clients) is still found, ended and reaped, with the default timeouts,
+// instead of holding its global slot for ever.
+#define CLIENT_TIMEOUTS "coalesce(k.ring_timeout_s, 60), coalesce(k.max_call_s, 14400)"
 
 Call readCall(SQLite::Statement& s) {
     Call call;
@@ -36,21 +41,23 @@ Call readCall(SQLite::Statement& s) {
     call.admittedAt = optionalInt(s.getColumn(16));
     call.botId = optionalText(s.getColumn(17));
     call.providerCallId = optionalText(s.getColumn(18));
+    call.heartbeats = s.getColumn(19).getInt64();
+    call.lastHeartbeatAt = optionalInt(s.getColumn(20));
     return call;
 }
 
-const char* const kFindById = "SELECT " CALL_COLUMNS
-                              ", k.ring_timeout_s, k.max_call_s FROM calls c "
-                              "JOIN clients k ON k.id = c.client_id WHERE c.id = ?1";
+const char* const kFindById = "SELECT " CALL_COLUMNS ", " CLIENT_TIMEOUTS
+                              " FROM calls c "
+                              "LEFT JOIN clients k ON k.id = c.client_id WHERE c.id = ?1";
 const char* const kFindByExternal =
-    "SELECT " CALL_COLUMNS
-    ", k.ring_timeout_s, k.max_call_s FROM calls c "
-    "JOIN clients k ON k.id = c.client_id WHERE c.client_id = ?1 AND c.external_id = ?2";
+    "SELECT " CALL_COLUMNS ", " CLIENT_TIMEOUTS
+    " FROM calls c "
+    "LEFT JOIN clients k ON k.id = c.client_id WHERE c.client_id = ?1 AND c.external_id = ?2";
 
 const char* const kFindByProviderCallId =
-    "SELECT " CALL_COLUMNS
-    ", k.ring_timeout_s, k.max_call_s FROM calls c "
-    "JOIN clients k ON k.id = c.client_id WHERE c.provider_call_id = ?1";
+    "SELECT " CALL_COLUMNS ", " CLIENT_TIMEOUTS
+    " FROM calls c "
+    "LEFT JOIN clients k ON k.id = c.client_id WHERE c.provider_call_id = ?1";
 // A call whose external id is the CallSid, among the clients of one Twilio
 // account: each client's probe uses UNIQUE (client_id, external_id). A live
 // call wins over an ended one should two clients of the account share it.

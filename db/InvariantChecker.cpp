@@ -88,6 +88,14 @@ const Check kChecks[] = {
      "FROM calls c LEFT JOIN bots b ON b.id = c.bot_id WHERE c.ended_at IS NULL AND c.bot_id IS "
      "NOT NULL AND (b.id IS NULL OR (b.client_id IS NOT NULL AND b.client_id <> c.client_id))",
      true},
+    // v4: calls admitted by a v3 binary on the file have no bot slot; the
+    // guarantee then rests on the counter alone until they end.
+    {"every live call on a bot holds one of its capacity slots",
+     "SELECT 'call ' || c.id || ': on bot ' || c.bot_id || CASE WHEN c.bot_slot IS NULL THEN "
+     "' without a capacity slot' ELSE ' in slot ' || c.bot_slot || ', above its capacity of ' || "
+     "b.capacity END FROM calls c JOIN bots b ON b.id = c.bot_id WHERE c.ended_at IS NULL AND "
+     "(c.bot_slot IS NULL OR c.bot_slot > b.capacity)",
+     false},
 };
 
 void runCheck(Connection& c, const Check& check, CheckReport& report) {

@@ -421,6 +421,181 @@ BEGIN
     SELECT RAISE(ABORT, 'calltrack: a call''s provider_call_id is set at most once and belongs to one call');
 END;
 )calltrack_sql",
+        // 3 -> 4
+        R"calltrack_sql(
+-- v3 -> v4: hold under abuse (issue 9). Shell edits cannot break counters or
+-- orphan calls, bot capacity is held by slots, heartbeats are counted on
+-- the call, and the append-only guards allow exactly the retention purge.
+-- A v3 binary still running against the file keeps working except for
+-- calls on bots (it sets no bot slot): stop v3 processes that admit bot
+-- calls before migrating.
+ALTER TABLE settings ADD COLUMN retention_hours INTEGER NOT NULL DEFAULT 720 CHECK (retention_hours BETWEEN 1 AND 876000);
+CREATE TABLE counter_repairs (
+    id INTEGER PRIMARY KEY CHECK (id = 1)
+) STRICT;
+
+ALTER TABLE calls ADD COLUMN bot_slot INTEGER CHECK (bot_slot IS NULL OR bot_slot >= 1);
+ALTER TABLE calls ADD COLUMN heartbeats INTEGER NOT NULL DEFAULT 0 CHECK (heartbeats >= 0);
+ALTER TABLE calls ADD COLUMN last_heartbeat_at INTEGER;
+-- Live calls on a bot number its slots in admission order (a bot a shell
+-- edit overloaded keeps its calls, with slots above capacity, until they end).
+UPDATE calls SET bot_slot = (SELECT count(*) FROM calls x WHERE x.bot_id = calls.bot_id
+                                AND x.ended_at IS NULL AND x.id <= calls.id)
+ WHERE bot_id IS NOT NULL AND ended_at IS NULL;
+CREATE UNIQUE INDEX calls_live_bot_slot ON calls (bot_id, bot_slot) WHERE ended_at IS NULL AND bot_id IS NOT NULL;
+
+CREATE INDEX call_events_by_call ON call_events (call_id, sequence);
+DROP INDEX call_events_by_sequence;
+
+DROP TRIGGER calls_insert_guard;
+CREATE TRIGGER calls_insert_guard BEFORE INSERT ON calls
+BEGIN
+    SELECT CASE
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.id = NEW.id) THEN
+            RAISE(ABORT, 'calltrack: a call with this id exists')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.client_id = NEW.client_id AND c.external_id = NEW.external_id) THEN
+            RAISE(ABORT, 'calltrack: this client already has a call with this external_id')
+        WHEN NEW.provider_call_id IS NOT NULL
+             AND EXISTS (SELECT 1 FROM calls c WHERE c.provider_call_id = NEW.provider_call_id) THEN
+            RAISE(ABORT, 'calltrack: another call has this provider_call_id')
+        WHEN NEW.ended_at IS NOT NULL THEN NULL
+        WHEN s.id IS NULL THEN
+            RAISE(ABORT, 'calltrack: the settings row is missing')
+        WHEN k.id IS NULL THEN
+            RAISE(ABORT, 'calltrack: unknown client')
+        WHEN NEW.client_slot > k.max_concurrent THEN
+            RAISE(ABORT, 'calltrack: client_limit_reached: client_slot is above the client''s max_concurrent')
+        WHEN NEW.global_slot > s.global_limit THEN
+            RAISE(ABORT, 'calltrack: global_limit_reached: global_slot is above settings.global_limit')
+        WHEN NEW.client_slot IS NOT NULL AND k.enabled = 0 THEN
+            RAISE(ABORT, 'calltrack: client_disabled: a disabled client cannot take a slot')
+        WHEN NEW.client_slot IS NULL AND k.mode <> 'observe' THEN
+            RAISE(ABORT, 'calltrack: a live call of an enforce-mode client must hold a slot')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.client_id = NEW.client_id AND c.client_slot = NEW.client_slot
+                     AND c.ended_at IS NULL) THEN
+            RAISE(ABORT, 'calltrack: client slot is held by a live call')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.global_slot = NEW.global_slot AND c.ended_at IS NULL) THEN
+            RAISE(ABORT, 'calltrack: global slot is held by a live call')
+        WHEN NEW.bot_id IS NULL THEN
+            CASE WHEN NEW.bot_slot IS NOT NULL THEN
+                RAISE(ABORT, 'calltrack: a bot slot needs a bot')
+            WHEN k.bots_required = 1 AND k.mode = 'enforce' THEN
+                RAISE(ABORT, 'calltrack: bot_unavailable: a live call of a bots_required client must hold a bot')
+            END
+        WHEN NOT EXISTS (SELECT 1 FROM bots b WHERE b.id = NEW.bot_id
+                           AND (b.client_id IS NULL OR b.client_id = NEW.client_id)
+                           AND (b.state = 'busy' OR (b.state = 'ready' AND b.idle_until > NEW.updated_at))) THEN
+            RAISE(ABORT, 'calltrack: bot_unavailable: the bot is not warm or not this client''s')
+        WHEN NEW.bot_slot IS NULL OR NEW.bot_slot > (SELECT b.capacity FROM bots b WHERE b.id = NEW.bot_id) THEN
+            RAISE(ABORT, 'calltrack: bot_unavailable: a live call on a bot holds one of its capacity slots (1..capacity)')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.bot_id = NEW.bot_id AND c.bot_slot = NEW.bot_slot
+                     AND c.ended_at IS NULL) THEN
+            RAISE(ABORT, 'calltrack: bot_unavailable: the bot slot is held by a live call')
+    END
+    FROM (SELECT 1) LEFT JOIN settings s ON s.id = 1 LEFT JOIN clients k ON k.id = NEW.client_id;
+END;
+
+DROP TRIGGER calls_identity_immutable;
+CREATE TRIGGER calls_identity_immutable BEFORE UPDATE OF id, client_id, client_slot, global_slot, external_id, bot_id, bot_slot ON calls
+WHEN NEW.id IS NOT OLD.id OR NEW.client_id IS NOT OLD.client_id OR NEW.client_slot IS NOT OLD.client_slot
+  OR NEW.global_slot IS NOT OLD.global_slot OR NEW.external_id IS NOT OLD.external_id
+  OR NEW.bot_id IS NOT OLD.bot_id OR NEW.bot_slot IS NOT OLD.bot_slot
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: a call''s id, client, external id, slots and bot never change');
+END;
+
+DROP TRIGGER calls_slot_released;
+CREATE TRIGGER calls_slot_released AFTER UPDATE OF ended_at ON calls
+WHEN OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL AND OLD.client_slot IS NOT NULL
+BEGIN
+    UPDATE clients SET active = max(active - 1, 0) WHERE id = OLD.client_id;
+    UPDATE settings SET global_active = max(global_active - 1, 0) WHERE id = 1;
+    INSERT OR IGNORE INTO free_client_slots (client_id, slot) VALUES (OLD.client_id, OLD.client_slot);
+    INSERT OR IGNORE INTO free_global_slots (slot) VALUES (OLD.global_slot);
+END;
+
+DROP TRIGGER call_events_no_delete;
+CREATE TRIGGER call_events_no_delete BEFORE DELETE ON call_events
+WHEN OLD.at >= (SELECT e.at FROM call_events e ORDER BY e.id DESC LIMIT 1)
+               - 3600000 * (SELECT s.retention_hours FROM settings s WHERE s.id = 1)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: call_events is append-only; only rows older than settings.retention_hours are purged');
+END;
+
+DROP TRIGGER bot_events_no_delete;
+CREATE TRIGGER bot_events_no_delete BEFORE DELETE ON bot_events
+WHEN OLD.at >= (SELECT e.at FROM bot_events e ORDER BY e.id DESC LIMIT 1)
+               - 3600000 * (SELECT s.retention_hours FROM settings s WHERE s.id = 1)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: bot_events is append-only; only rows older than settings.retention_hours are purged');
+END;
+
+-- v4: a client is protected from shell edits as calls and bots are.
+-- INSERT OR REPLACE onto an existing client would delete it without DELETE
+-- triggers (past clients_no_delete_with_live_calls), resetting its counters
+-- under its live calls; a new id would orphan its calls, bots, credentials
+-- and tokens. Its counters move one step at a time, as calltrack's triggers
+-- and engine move them: `UPDATE clients SET active = 0` under live calls
+-- once made the release trigger's CHECK fail and wedged the reaper. Only
+-- `calltrack check --repair` (a counter_repairs row in its transaction)
+-- sets them to what the live calls say.
+CREATE TRIGGER clients_insert_guard BEFORE INSERT ON clients
+WHEN EXISTS (SELECT 1 FROM clients k WHERE k.id = NEW.id)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: a client with this id exists; UPDATE it instead');
+END;
+
+CREATE TRIGGER clients_id_immutable BEFORE UPDATE OF id ON clients
+WHEN NEW.id IS NOT OLD.id
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: a client''s id never changes (its calls, bots and tokens name it)');
+END;
+
+CREATE TRIGGER clients_counters_step BEFORE UPDATE OF active, refused_total, flagged_total ON clients
+WHEN (NEW.active - OLD.active NOT BETWEEN -1 AND 1
+      OR NEW.refused_total - OLD.refused_total NOT BETWEEN 0 AND 1
+      OR NEW.flagged_total - OLD.flagged_total NOT BETWEEN 0 AND 1)
+     AND NOT EXISTS (SELECT 1 FROM counter_repairs)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: client counters are kept by calltrack (one step at a time); `calltrack check --repair` recomputes them');
+END;
+
+-- INSERT OR REPLACE INTO settings would replace the one row with defaults
+-- (global_active 0 under live calls).
+CREATE TRIGGER settings_insert_guard BEFORE INSERT ON settings
+WHEN EXISTS (SELECT 1 FROM settings s WHERE s.id = NEW.id)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: the settings row exists; UPDATE it instead');
+END;
+
+CREATE TRIGGER settings_counter_step BEFORE UPDATE OF global_active ON settings
+WHEN NEW.global_active - OLD.global_active NOT BETWEEN -1 AND 1
+     AND NOT EXISTS (SELECT 1 FROM counter_repairs)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: settings.global_active is kept by calltrack (one step at a time); `calltrack check --repair` recomputes it');
+END;
+
+CREATE TRIGGER bots_counter_step BEFORE UPDATE OF active_calls ON bots
+WHEN NEW.active_calls - OLD.active_calls NOT BETWEEN -1 AND 1
+     AND NOT EXISTS (SELECT 1 FROM counter_repairs)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: bots.active_calls is kept by calltrack (one step at a time); `calltrack check --repair` recomputes it');
+END;
+
+-- v4 retention: an ended call may be deleted once it ended, and was last
+-- touched, more than settings.retention_hours before the newest call was
+-- created (the database's own sense of "now": the engine's clock is not
+-- the shell's). Its events go first (call_events_by_call makes the
+-- foreign-key check an index probe).
+CREATE TRIGGER calls_no_delete_recent BEFORE DELETE ON calls
+WHEN OLD.ended_at IS NOT NULL
+     AND max(OLD.ended_at, OLD.updated_at) >=
+         (SELECT c.created_at FROM calls c ORDER BY c.id DESC LIMIT 1)
+         - 3600000 * (SELECT s.retention_hours FROM settings s WHERE s.id = 1)
+BEGIN
+    SELECT RAISE(ABORT, 'calltrack: only calls ended longer than settings.retention_hours ago are purged');
+END;
+)calltrack_sql",
     };
     return steps;
 }

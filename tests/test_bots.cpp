@@ -6,6 +6,7 @@
 // and the v1 -> v2 upgrade with data in it.
 
 #include "db/BotRegistry.h"
+#include "db/CounterRepair.h"
 #include "db/DemandSchedules.h"
 #include "db/SchemaSql.h"
 #include "db/WarmPoolPlanner.h"
@@ -844,15 +845,23 @@ TEST_SUITE("bot guard under raw SQL") {
                            "SELECT coalesce(max(global_slot), 0) + 1 FROM calls WHERE ended_at IS "
                            "NULL"));
             }
+            // v4: the bot's next capacity slot, as the engine would take it.
+            const std::string botSlot =
+                bot ? std::to_string(scalar(raw,
+                                            "SELECT coalesce(max(bot_slot), 0) + 1 FROM calls "
+                                            "WHERE ended_at IS NULL AND bot_id = " +
+                                                quoted(*bot)))
+                    : "NULL";
             return tryExec(raw,
                            "INSERT INTO calls (client_id, external_id, state, client_slot, "
-                           "global_slot, created_at, admitted_at, updated_at, expires_at, bot_id) "
+                           "global_slot, created_at, admitted_at, updated_at, expires_at, bot_id, "
+                           "bot_slot) "
                            "VALUES (" +
                                quoted(client) + ", " + quoted(external) + ", 'reserved', " +
                                clientSlot + ", " + globalSlot + ", " + std::to_string(at) + ", " +
                                std::to_string(at) + ", " + std::to_string(at) + ", " +
                                std::to_string(at + 60'000) + ", " + (bot ? quoted(*bot) : "NULL") +
-                               ")");
+                               ", " + botSlot + ")");
         }
         int64_t callsNamed(const std::string& external) {
             return scalar(raw,
@@ -873,12 +882,44 @@ TEST_SUITE("bot guard under raw SQL") {
             CHECK(test::clientActive(f.t, "acme") == 2);
         }
         SUBCASE("over the bot's capacity") {
+            // The next slot (2) is beyond capacity 1: the slot guard refuses.
             const auto e = x.insert("acme", "R1", "full");
             INFO(e);
-            CHECK(contains(e, "CHECK constraint failed"));
+            CHECK(contains(e, "capacity slots"));
             CHECK(x.callsNamed("R1") == 0);
             CHECK(activeCalls(f, "full") == 1);
             CHECK(test::clientActive(f.t, "acme") == 1);
+        }
+        SUBCASE("a reset bot counter cannot make room (issue 9 section 4)") {
+            // The shell edit that once let a capacity-1 bot take a second
+            // call. It is one step, so the counter guard lets it through;
+            // the bot's capacity slots are what hold.
+            REQUIRE(tryExec(x.raw, "UPDATE bots SET active_calls = 0, state = 'ready', "
+                                   "idle_until = 9000000000000000 WHERE id = 'full'") == "");
+            // A jump is refused outright.
+            CHECK(contains(tryExec(x.raw, "UPDATE bots SET active_calls = 5 WHERE id = 'roomy'"),
+                           "kept by calltrack"));
+            for (const char* slot : {"1", "2"}) {
+                const auto e = tryExec(
+                    x.raw,
+                    std::string("INSERT INTO calls (client_id, external_id, state, client_slot, "
+                                "global_slot, created_at, admitted_at, updated_at, expires_at, "
+                                "bot_id, bot_slot) VALUES ('acme', 'R9', 'reserved', 2, 2, ") +
+                        std::to_string(f.now()) + ", " + std::to_string(f.now()) + ", " +
+                        std::to_string(f.now()) + ", " + std::to_string(f.now() + 60'000) +
+                        ", 'full', " + slot + ")");
+                INFO(e);
+                CHECK(contains(e, "bot_unavailable"));
+            }
+            CHECK(x.callsNamed("R9") == 0);
+            // The engine finds no room on it either, whatever its counter says.
+            CHECK(f.admitted("acme", "E2").botId != std::optional<std::string>("full"));
+            // check --repair puts the counter (and state) back.
+            const auto changes = db::CounterRepair::run(f.t.database->writer(), f.t.clock);
+            CHECK(std::find(changes.begin(), changes.end(), "bot full: active_calls 0 -> 1") !=
+                  changes.end());
+            CHECK(activeCalls(f, "full") == 1);
+            CHECK(f.state("full") == "busy");
         }
         SUBCASE("a cold bot") {
             const auto e = x.insert("acme", "R1", "cold1");

@@ -255,14 +255,28 @@ TEST_SUITE("cli") {
         REQUIRE(cli({"admit", "acme"}).status == 0);
         CHECK_EXIT(cli({"check"}), app::kOk);
         {
-            // Counters have no trigger guard: a hand edit can break them.
+            // v4 refuses counter jumps from a shell, but a one-step edit is
+            // indistinguishable from calltrack's own: check finds it.
             SQLite::Database raw(cli.db(), SQLite::OPEN_READWRITE);
-            raw.exec("UPDATE clients SET active = active + 5");
+            CHECK_THROWS_WITH(raw.exec("UPDATE clients SET active = active + 5"),
+                              doctest::Contains("check --repair"));
+            raw.exec("UPDATE clients SET active = active + 1");
         }
         const auto r = cli({"check"});
         CHECK_EXIT(r, app::kFailure);
         CHECK(has(r.out, "VIOLATED"));
         CHECK(has(r.out, "check FAILED"));
+
+        // --repair recomputes it from the live calls and says so.
+        const auto repaired = cli({"check", "--repair"});
+        CHECK_EXIT(repaired, app::kOk);
+        CHECK(has(repaired.out, "repaired client acme: active 2 -> 1"));
+        CHECK(has(repaired.out, "repair: 1 counters changed"));
+        CHECK(has(repaired.out, "check passed"));
+        const auto again = cli({"check", "--repair"});
+        CHECK(has(again.out, "repair: 0 counters changed"));
+        SQLite::Database raw(cli.db(), SQLite::OPEN_READONLY);
+        CHECK(scalar(raw, "SELECT count(*) FROM counter_repairs") == 0);
     }
 
     TEST_CASE("bad arguments exit 2 with a one-line message") {

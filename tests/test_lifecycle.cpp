@@ -259,14 +259,16 @@ TEST_SUITE("heartbeats and expiry") {
         CHECK(call.expiresAt == t0 + 60'000);
 
         // Issue 8 §4: only answered calls are extended; a heartbeat on a
-        // ringing call is recorded and leaves the ring timeout alone.
+        // ringing call leaves the ring timeout alone. Issue 9 §7: heartbeats
+        // are counted on the call, never recorded as event rows.
         f.t.clock.advanceMs(30'000);
         auto r = f.t.lifecycle->heartbeat(db::CallRef::byId(call.id));
         CHECK(r.outcome == EventOutcome::not_extended);
         CHECK(r.call->expiresAt == t0 + 60'000);
         CHECK(f.stored(call.id).expiresAt == t0 + 60'000);
         CHECK(f.stored(call.id).state == CallState::reserved);
-        CHECK(f.events(call.id, "kind = 'heartbeat' AND outcome = 'out_of_order'") == 1);
+        CHECK(f.events(call.id, "kind = 'heartbeat'") == 0);
+        CHECK(f.stored(call.id).heartbeats == 0);
 
         f.t.clock.advanceMs(10'000);
         CHECK(f.status(call.id, CallState::ringing).call->expiresAt == t0 + 40'000 + 60'000);
@@ -279,14 +281,21 @@ TEST_SUITE("heartbeats and expiry") {
         r = f.t.lifecycle->heartbeat(db::CallRef::byExternal("acme", "hb"));
         CHECK(r.outcome == EventOutcome::applied);
         CHECK(r.call->expiresAt == t0 + 3'650'000 + 14'400'000);
-        CHECK(f.events(call.id, "kind = 'heartbeat'") == 2);
-        CHECK(f.events(call.id, "kind = 'heartbeat' AND outcome = 'applied'") == 1);
+        CHECK(r.call->heartbeats == 1);
+        CHECK(f.stored(call.id).heartbeats == 1);
+        CHECK(f.stored(call.id).lastHeartbeatAt == t0 + 3'650'000);
+        f.t.clock.advanceMs(1'000);
+        f.t.lifecycle->heartbeat(db::CallRef::byId(call.id));
+        CHECK(f.stored(call.id).heartbeats == 2);
+        CHECK(f.stored(call.id).lastHeartbeatAt == t0 + 3'651'000);
+        CHECK(f.events(call.id, "kind = 'heartbeat'") == 0);
 
         f.t.lifecycle->end(test::endReq(call.id));
         r = f.t.lifecycle->heartbeat(db::CallRef::byId(call.id));
         CHECK(r.outcome == EventOutcome::after_end);
         CHECK_FALSE(f.stored(call.id).expiresAt.has_value());
-        CHECK(f.events(call.id, "kind = 'heartbeat' AND outcome = 'after_end'") == 1);
+        CHECK(f.stored(call.id).heartbeats == 2);
+        CHECK(f.events(call.id, "kind = 'heartbeat'") == 0);
     }
 
     TEST_CASE("per-client ring timeout and max call duration") {

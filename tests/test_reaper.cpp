@@ -144,10 +144,14 @@ TEST_SUITE("reaper") {
         t.clock.advanceMs(1);
         const auto fine = admitMany(t, "acme", 3);
         {
-            // An operator's edit from the sqlite3 shell: the release trigger's
-            // active - 1 now fails CHECK (active >= 0) for this client's call.
+            // Issue 9 reproduced this with `UPDATE clients SET active = 0` from a
+            // shell (the release trigger's active - 1 then failed its CHECK),
+            // which schema v4 refuses (test_schema "shell edits of counters").
+            // Any call that cannot be ended will do: an operator's trigger.
             SQLite::Database shell(t.options.path, SQLite::OPEN_READWRITE);
-            shell.exec("UPDATE clients SET active = 0 WHERE id = 'broken'");
+            shell.exec(
+                "CREATE TRIGGER block_broken BEFORE UPDATE OF ended_at ON calls WHEN "
+                "OLD.client_id = 'broken' BEGIN SELECT RAISE(ABORT, 'operator says no'); END");
         }
         t.clock.advanceMs(61'000);
         // Before: the whole batch rolled back on the first call, every tick.

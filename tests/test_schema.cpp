@@ -187,6 +187,52 @@ TEST_SUITE("operator views") {
 }
 
 TEST_SUITE("database-level guard (raw SQL)") {
+    TEST_CASE(
+        "shell edits of clients and settings cannot break counters or orphan calls "
+        "(issue 9 section 3)") {
+        // Each edit below once wedged the reaper (the release trigger's
+        // CHECK (active >= 0) failed) or left live calls without a client.
+        GuardFixture f;
+        auto& raw = f.raw;
+        REQUIRE(tryExec(raw, insertLive(raw, "acme", "c1", 1, 1)) == "");
+        REQUIRE(tryExec(raw, insertLive(raw, "acme", "c2", 2, 2)) == "");
+        CHECK(contains(tryExec(raw, "UPDATE clients SET active = 0"), "check --repair"));
+        CHECK(contains(tryExec(raw, "UPDATE settings SET global_active = 0"), "check --repair"));
+        CHECK(contains(tryExec(raw, "UPDATE clients SET refused_total = refused_total + 5 WHERE id = 'acme'"),
+                       "check --repair"));
+        CHECK(contains(
+            tryExec(raw, "INSERT OR REPLACE INTO settings (id, global_limit) VALUES (1, 9)"),
+            "settings row exists"));
+        CHECK(contains(tryExec(raw,
+                               "INSERT OR REPLACE INTO clients (id, name, max_concurrent, "
+                               "created_at, updated_at) VALUES ('acme', 'x', 9, 0, 0)"),
+                       "client with this id exists"));
+        CHECK(contains(tryExec(raw, "UPDATE clients SET id = 'renamed' WHERE id = 'acme'"),
+                       "never changes"));
+        CHECK(contains(tryExec(raw, "UPDATE OR REPLACE clients SET id = 'beta' WHERE id = 'acme'"),
+                       "never changes"));
+        CHECK(contains(tryExec(raw, "DELETE FROM clients WHERE id = 'acme'"), "live calls"));
+        CHECK(scalar(raw, "SELECT active FROM clients WHERE id = 'acme'") == 2);
+        CHECK(scalar(raw, "SELECT global_active FROM settings") == 2);
+        // What calltrack itself does still works: other columns, and ending.
+        CHECK(tryExec(raw,
+                      "UPDATE clients SET name = 'Acme', max_concurrent = 3 WHERE id = "
+                      "'acme'") == "");
+        CHECK(tryExec(raw,
+                      "UPDATE calls SET state = 'completed', ended_at = updated_at, expires_at = "
+                      "NULL WHERE external_id = 'c1'") == "");
+        CHECK(scalar(raw, "SELECT active FROM clients WHERE id = 'acme'") == 1);
+        CHECK_INVARIANTS(f.t);
+        // A one-step edit passes the guard (it looks like calltrack's own);
+        // a call can still end, and the counter stops at 0 instead of failing.
+        REQUIRE(tryExec(raw, "UPDATE clients SET active = active - 1 WHERE id = 'acme'") == "");
+        CHECK(tryExec(raw,
+                      "UPDATE calls SET state = 'completed', ended_at = updated_at, expires_at = "
+                      "NULL WHERE external_id = 'c2'") == "");
+        CHECK(scalar(raw, "SELECT active FROM clients WHERE id = 'acme'") == 0);
+        CHECK(scalar(raw, "SELECT global_active FROM settings") == 0);
+    }
+
     TEST_CASE("raw INSERTs cannot commit more live calls than a client's limit") {
         GuardFixture f;
         auto& raw = f.raw;
@@ -347,11 +393,20 @@ TEST_SUITE("database-level guard (raw SQL)") {
         CHECK(liveOf(raw, "acme") == 1);
         CHECK(scalar(raw, "SELECT active FROM clients WHERE id = 'acme'") == 1);
 
-        // Positive control: once ended (and without history rows), it may go.
+        // Ended, it may go only once it is older than the retention (v4),
+        // counted from the newest call's creation.
         raw.exec(
             "UPDATE calls SET state = 'canceled', ended_at = 1, expires_at = NULL WHERE "
             "external_id = "
             "'del1'");
+        CHECK(contains(tryExec(raw, "DELETE FROM calls WHERE external_id = 'del1'"),
+                       "retention_hours"));
+        raw.exec("UPDATE settings SET retention_hours = 1");
+        REQUIRE(tryExec(raw,
+                        "INSERT INTO calls (client_id, external_id, state, created_at, "
+                        "admitted_at, updated_at, ended_at) SELECT 'acme', 'later', 'completed', "
+                        "max(updated_at) + 3600001, max(updated_at) + 3600001, "
+                        "max(updated_at) + 3600001, max(updated_at) + 3600001 FROM calls") == "");
         CHECK(tryExec(raw, "DELETE FROM calls WHERE external_id = 'del1'") == "");
         CHECK_INVARIANTS(f.t);
     }
