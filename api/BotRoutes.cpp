@@ -52,7 +52,7 @@ void addBotRoutes(Router& router, ApiContext& ctx) {
             const auto config = botConfig(body);
             rc.client = config.clientId;
             try {
-                const auto result = ctx.bots.put(p[0], config);
+                const auto result = ctx.bots.put(p[0], config, ctx.deadline());
                 sendJson(res, result.created ? 201 : 200, {{"bot", ResourceJson::bot(result.bot)}});
             } catch (const db::EngineError& e) {
                 // The only thing put looks up is the owning client.
@@ -76,7 +76,7 @@ void addBotRoutes(Router& router, ApiContext& ctx) {
                       RequestContext& rc) {
                    requireAdmin(rc);
                    try {
-                       ctx.bots.remove(p[0]);
+                       ctx.bots.remove(p[0], ctx.deadline());
                    } catch (const db::EngineError& e) {
                        if (e.code() == db::ErrorCode::not_found) throw botNotFound(p[0]);
                        if (e.code() == db::ErrorCode::conflict) throw botBusy(e);

@@ -73,7 +73,7 @@ void addClientRoutes(Router& router, ApiContext& ctx) {
                    requireAdmin(rc);
                    rc.client = p[0];
                    JsonBody body(req.get_header_value("Content-Type"), req.body);
-                   auto result = ctx.clients.put(p[0], clientPatch(body));
+                   auto result = ctx.clients.put(p[0], clientPatch(body), ctx.deadline());
                    sendJson(res, result.created ? 201 : 200,
                             {{"client", ResourceJson::client(result.client)}});
                });
@@ -105,7 +105,8 @@ void addClientRoutes(Router& router, ApiContext& ctx) {
             JsonBody body(req.get_header_value("Content-Type"), req.body);
             body.allowOnly({"max_concurrent"});
             const auto g = ctx.clients.setGlobalLimit(
-                body.requiredInteger("max_concurrent", 0, db::ClientBounds::kMaxConcurrent));
+                body.requiredInteger("max_concurrent", 0, db::ClientBounds::kMaxConcurrent),
+                ctx.deadline());
             sendJson(res, 200, {{"global", {{"max_concurrent", g.limit}, {"active", g.active}}}});
         });
 

@@ -48,7 +48,8 @@ void addWarmPoolRoutes(Router& router, ApiContext& ctx) {
                    const int64_t expected =
                        body.requiredInteger("expected_concurrency", 1, 1'000'000);
                    try {
-                       const auto schedule = ctx.schedules.add(p[0], startsAt, endsAt, expected);
+                       const auto schedule =
+                           ctx.schedules.add(p[0], startsAt, endsAt, expected, ctx.deadline());
                        sendJson(res, 201, {{"schedule", ResourceJson::schedule(schedule)}});
                    } catch (const db::EngineError& e) {
                        if (e.code() == db::ErrorCode::not_found) throw unknownClient(p[0]);
@@ -88,7 +89,7 @@ void addWarmPoolRoutes(Router& router, ApiContext& ctx) {
                    if (ec != std::errc() || ptr != text.data() + text.size() || scheduleId <= 0)
                        throw notFound;
                    try {
-                       ctx.schedules.remove(p[0], scheduleId);
+                       ctx.schedules.remove(p[0], scheduleId, ctx.deadline());
                    } catch (const db::EngineError& e) {
                        if (e.code() == db::ErrorCode::not_found) throw notFound;
                        throw;

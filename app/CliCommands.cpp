@@ -15,6 +15,7 @@
 #include "db/CounterRepair.h"
 #include "db/Database.h"
 #include "db/InvariantChecker.h"
+#include "db/RetentionPurge.h"
 
 #include <CLI/CLI.hpp>
 
@@ -370,6 +371,24 @@ int runCli(int argc, char** argv) {
     auto* limitCmd = app.add_subcommand("limit", "show or set limits");
     limitCmd->require_subcommand(1);
     std::optional<int64_t> globalLimit;
+    std::optional<int64_t> retentionHours;
+    auto* retentionCmd = app.add_subcommand(
+        "retention",
+        "show or set how long ended calls and their events are kept (serve purges them)");
+    retentionCmd
+        ->add_option("--hours", retentionHours, "keep this many hours (1 to 876000; 720 = 30 days)")
+        ->check(CLI::Range(int64_t{1}, int64_t{876000}));
+    retentionCmd->callback([&] {
+        action = [&] {
+            Session s(common);
+            db::RetentionPurge retention(s.database.writer(), s.clock);
+            const int64_t hours = retentionHours ? retention.setRetentionHours(*retentionHours)
+                                                 : retention.retentionHours();
+            std::cout << "retention " << hours << " hours (" << hours / 24 << " days)\n";
+            return kOk;
+        };
+    });
+
     auto* limitGlobal = limitCmd->add_subcommand(
         "global", "show or set the global limit (applies to new admissions)");
     limitGlobal->add_option("N", globalLimit, "new global limit (>= 0)");

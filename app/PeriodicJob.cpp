@@ -22,6 +22,7 @@ void PeriodicJob::wake() {
 
 void PeriodicJob::stop() {
     if (!thread_.joinable()) return;
+    stopping_.store(true);
     thread_.request_stop();
     cv_.notify_all();
     thread_.join();

@@ -5,6 +5,7 @@
 
 #include "api/JsonLog.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -25,6 +26,8 @@ class PeriodicJob {
     // Runs the next tick now instead of at the end of the interval.
     void wake();
     void stop();
+    // True once stop() was called: a tick that loops checks it.
+    bool stopping() const { return stopping_.load(); }
 
   private:
     void loop(std::stop_token stop);
@@ -36,6 +39,7 @@ class PeriodicJob {
     std::mutex mutex_;
     std::condition_variable_any cv_;
     bool woken_ = false;  // guarded by mutex_
+    std::atomic<bool> stopping_{false};
     std::jthread thread_;
 };
 

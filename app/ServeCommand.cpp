@@ -8,6 +8,7 @@
 #include "db/DemandSchedules.h"
 #include "db/IdempotencyStore.h"
 #include "db/LeaderLease.h"
+#include "db/RetentionPurge.h"
 #include "db/WarmupClaims.h"
 
 #include <pthread.h>
@@ -80,15 +81,26 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     }
     reaper.start();
     // Idempotency keys and provider events kept for a call that never came
-    // are kept 24 h; the reaper's lease holder purges them, 1000 at a time.
+    // are kept 24 h; ended calls, their events and bot events
+    // settings.retention_hours (30 days). The reaper's lease holder purges
+    // them in bounded batches, each its own writer operation, and stops once
+    // the lease is lost or serve is stopping.
     db::IdempotencyStore idempotency(database.writer(), clock);
+    db::RetentionPurge retention(database.writer(), clock);
     PeriodicJob keyPurge(
-        "idempotency-purge", std::chrono::seconds(60),
+        "purge", options.purgeInterval,
         [&] {
-            // Bounded statements, and no further once the lease is lost.
-            while (lease.held() && idempotency.purgeExpired(1000) == 1000) {
+            const auto go = [&] { return lease.held() && !keyPurge.stopping(); };
+            while (go() && idempotency.purgeExpired(1000) == 1000) {
             }
-            while (lease.held() && providerEvents.purgeExpiredPending(1000) == 1000) {
+            while (go() && providerEvents.purgeExpiredPending(1000) == 1000) {
+            }
+            const auto purged = retention.purgeDue(go);
+            if (purged.calls + purged.events + purged.botEvents > 0) {
+                log.info("retention purge", {{"calls", purged.calls},
+                                             {"events", purged.events},
+                                             {"bot_events", purged.botEvents},
+                                             {"batches", purged.batches}});
             }
         },
         log);

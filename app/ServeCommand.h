@@ -20,6 +20,8 @@ struct ServeOptions {
     std::chrono::milliseconds requestDeadline{2000};
     std::string publicUrl;  // see api::ApiContext::publicUrl
     std::chrono::milliseconds reaperInterval{1000};
+    // Expired idempotency keys and pending events, and retention.
+    std::chrono::milliseconds purgeInterval{60000};
     int reaperBatch = 500;
     int64_t leaseTtlMs = 5000;
     std::chrono::milliseconds shutdownGrace{10000};  // for in-flight requests at SIGTERM

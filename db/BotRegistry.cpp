@@ -170,9 +170,11 @@ std::vector<Bot> BotRegistry::listIn(Connection& c, const ListFilter& filter) {
     return out;
 }
 
-BotRegistry::PutResult BotRegistry::put(const std::string& id, const BotConfig& config) {
+BotRegistry::PutResult BotRegistry::put(const std::string& id, const BotConfig& config,
+                                        Deadline deadline) {
     validate(id, config);
-    return writer_.run([&](Connection& c) { return putIn(c, clock_.nowMs(), id, config); });
+    return writer_.run([&](Connection& c) { return putIn(c, clock_.nowMs(), id, config); },
+                       deadline);
 }
 
 std::optional<Bot> BotRegistry::find(const std::string& id) {
@@ -183,24 +185,26 @@ std::vector<Bot> BotRegistry::list(const ListFilter& filter) {
     return readers_.read([&](Connection& c) { return listIn(c, filter); });
 }
 
-void BotRegistry::remove(const std::string& id) {
-    writer_.run([&](Connection& c) {
-        const auto bot = findIn(c, id);
-        if (!bot) throw EngineError(ErrorCode::not_found, "no bot " + id);
-        if (bot->activeCalls > 0) {
-            throw EngineError(ErrorCode::conflict, "bot " + id + " carries " +
-                                                       std::to_string(bot->activeCalls) +
-                                                       " calls: it can be removed once they end");
-        }
-        Query touch(c, kTouch);  // the time bots_deleted records
-        touch->bind(1, id);
-        touch->bind(2, clock_.nowMs());
-        touch.run();
-        Query q(c, kDelete);
-        q->bind(1, id);
-        q.run();
-        return 0;
-    });
+void BotRegistry::remove(const std::string& id, Deadline deadline) {
+    writer_.run(
+        [&](Connection& c) {
+            const auto bot = findIn(c, id);
+            if (!bot) throw EngineError(ErrorCode::not_found, "no bot " + id);
+            if (bot->activeCalls > 0) {
+                throw EngineError(ErrorCode::conflict,
+                                  "bot " + id + " carries " + std::to_string(bot->activeCalls) +
+                                      " calls: it can be removed once they end");
+            }
+            Query touch(c, kTouch);  // the time bots_deleted records
+            touch->bind(1, id);
+            touch->bind(2, clock_.nowMs());
+            touch.run();
+            Query q(c, kDelete);
+            q->bind(1, id);
+            q.run();
+            return 0;
+        },
+        deadline);
 }
 
 }  // namespace calltrack::db

@@ -27,7 +27,7 @@ class BotRegistry {
     };
     // Throws invalid_argument (bad id/url/capacity/timeout, unknown client),
     // conflict (the change would strand its calls).
-    PutResult put(const std::string& id, const BotConfig& config);
+    PutResult put(const std::string& id, const BotConfig& config, Deadline deadline = noDeadline());
     std::optional<Bot> find(const std::string& id);
 
     struct ListFilter {
@@ -36,7 +36,7 @@ class BotRegistry {
     };
     std::vector<Bot> list(const ListFilter& filter);
     // Throws not_found, or conflict while the bot carries calls.
-    void remove(const std::string& id);
+    void remove(const std::string& id, Deadline deadline = noDeadline());
 
     static void validate(const std::string& id, const BotConfig& config);
     static PutResult putIn(Connection& c, int64_t nowMs, const std::string& id,

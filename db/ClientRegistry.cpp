@@ -252,10 +252,12 @@ Client ClientRegistry::update(const std::string& id, const ClientPatch& patch) {
         [&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::update).client; });
 }
 
-ClientRegistry::PutResult ClientRegistry::put(const std::string& id, const ClientPatch& patch) {
+ClientRegistry::PutResult ClientRegistry::put(const std::string& id, const ClientPatch& patch,
+                                              Deadline deadline) {
     validate(id, patch);
     return writer_.run(
-        [&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::upsert); });
+        [&](Connection& c) { return putIn(c, clock_.nowMs(), id, patch, PutMode::upsert); },
+        deadline);
 }
 
 std::optional<Client> ClientRegistry::find(const std::string& id) {
@@ -266,19 +268,21 @@ std::vector<Client> ClientRegistry::list() {
     return readers_.read([](Connection& c) { return listIn(c); });
 }
 
-GlobalSettings ClientRegistry::setGlobalLimit(int64_t limit) {
+GlobalSettings ClientRegistry::setGlobalLimit(int64_t limit, Deadline deadline) {
     if (limit < 0 || limit > ClientBounds::kMaxConcurrent) {
         throw EngineError(ErrorCode::invalid_argument,
                           "the global limit must be an integer from 0 to " +
                               std::to_string(ClientBounds::kMaxConcurrent));
     }
-    return writer_.run([&](Connection& c) {
-        Query q(c, kSetGlobal);
-        q->bind(1, limit);
-        q->bind(2, clock_.nowMs());
-        q.run();
-        return globalIn(c);
-    });
+    return writer_.run(
+        [&](Connection& c) {
+            Query q(c, kSetGlobal);
+            q->bind(1, limit);
+            q->bind(2, clock_.nowMs());
+            q.run();
+            return globalIn(c);
+        },
+        deadline);
 }
 
 GlobalSettings ClientRegistry::global() {

@@ -29,12 +29,13 @@ class ClientRegistry {
         Client client;
         bool created = false;
     };
-    PutResult put(const std::string& id, const ClientPatch& patch);
+    PutResult put(const std::string& id, const ClientPatch& patch,
+                  Deadline deadline = noDeadline());
 
     std::optional<Client> find(const std::string& id);
     std::vector<Client> list();
 
-    GlobalSettings setGlobalLimit(int64_t limit);
+    GlobalSettings setGlobalLimit(int64_t limit, Deadline deadline = noDeadline());
     GlobalSettings global();
 
     enum class PutMode { create, update, upsert };

@@ -25,7 +25,7 @@ constexpr int64_t kMaxSpanMs = 31LL * 86'400'000;
 }  // namespace
 
 DemandSchedule DemandSchedules::add(const std::string& clientId, int64_t startsAt, int64_t endsAt,
-                                    int64_t expectedConcurrency) {
+                                    int64_t expectedConcurrency, Deadline deadline) {
     TextRules::requireClientId(clientId);
     if (endsAt <= startsAt)
         throw EngineError(ErrorCode::invalid_argument, "ends_at must be after starts_at");
@@ -35,24 +35,27 @@ DemandSchedule DemandSchedules::add(const std::string& clientId, int64_t startsA
         throw EngineError(ErrorCode::invalid_argument,
                           "expected_concurrency must be an integer from 1 to 1000000");
     }
-    return writer_.run([&](Connection& c) {
-        const int64_t now = clock_.nowMs();
-        if (endsAt <= now) throw EngineError(ErrorCode::invalid_argument, "ends_at is in the past");
-        {
-            Query q(c, kClientExists);
+    return writer_.run(
+        [&](Connection& c) {
+            const int64_t now = clock_.nowMs();
+            if (endsAt <= now)
+                throw EngineError(ErrorCode::invalid_argument, "ends_at is in the past");
+            {
+                Query q(c, kClientExists);
+                q->bind(1, clientId);
+                if (!q.step()) throw EngineError(ErrorCode::not_found, "no client " + clientId);
+            }
+            Query q(c, kInsert);
             q->bind(1, clientId);
-            if (!q.step()) throw EngineError(ErrorCode::not_found, "no client " + clientId);
-        }
-        Query q(c, kInsert);
-        q->bind(1, clientId);
-        q->bind(2, startsAt);
-        q->bind(3, endsAt);
-        q->bind(4, expectedConcurrency);
-        q->bind(5, now);
-        q.run();
-        return DemandSchedule{c.lastInsertRowid(), clientId, startsAt, endsAt,
-                              expectedConcurrency, now};
-    });
+            q->bind(2, startsAt);
+            q->bind(3, endsAt);
+            q->bind(4, expectedConcurrency);
+            q->bind(5, now);
+            q.run();
+            return DemandSchedule{c.lastInsertRowid(), clientId, startsAt, endsAt,
+                                  expectedConcurrency, now};
+        },
+        deadline);
 }
 
 std::vector<DemandSchedule> DemandSchedules::upcomingIn(Connection& c, int64_t nowMs,
@@ -73,17 +76,19 @@ std::vector<DemandSchedule> DemandSchedules::upcoming(const std::string& clientI
     return readers_.read([&](Connection& c) { return upcomingIn(c, clock_.nowMs(), clientId); });
 }
 
-void DemandSchedules::remove(const std::string& clientId, int64_t scheduleId) {
-    writer_.run([&](Connection& c) {
-        Query q(c, kDelete);
-        q->bind(1, clientId);
-        q->bind(2, scheduleId);
-        if (q.run() == 0) {
-            throw EngineError(ErrorCode::not_found, "client " + clientId + " has no schedule " +
-                                                        std::to_string(scheduleId));
-        }
-        return 0;
-    });
+void DemandSchedules::remove(const std::string& clientId, int64_t scheduleId, Deadline deadline) {
+    writer_.run(
+        [&](Connection& c) {
+            Query q(c, kDelete);
+            q->bind(1, clientId);
+            q->bind(2, scheduleId);
+            if (q.run() == 0) {
+                throw EngineError(ErrorCode::not_found, "client " + clientId + " has no schedule " +
+                                                            std::to_string(scheduleId));
+            }
+            return 0;
+        },
+        deadline);
 }
 
 int64_t DemandSchedules::expectedNowIn(Connection& c, int64_t nowMs, const std::string& clientId,

@@ -19,11 +19,11 @@ class DemandSchedules {
     // Throws invalid_argument (ends before it starts, ends in the past,
     // concurrency out of range) or not_found (unknown client).
     DemandSchedule add(const std::string& clientId, int64_t startsAt, int64_t endsAt,
-                       int64_t expectedConcurrency);
+                       int64_t expectedConcurrency, Deadline deadline = noDeadline());
     // Schedules not yet over, soonest first.
     std::vector<DemandSchedule> upcoming(const std::string& clientId);
     // Throws not_found.
-    void remove(const std::string& clientId, int64_t scheduleId);
+    void remove(const std::string& clientId, int64_t scheduleId, Deadline deadline = noDeadline());
 
     static std::vector<DemandSchedule> upcomingIn(Connection& c, int64_t nowMs,
                                                   const std::string& clientId);

@@ -26,18 +26,27 @@ LeaderLease::LeaderLease(GroupCommitWriter& writer, const Clock& clock, std::str
       holder_(std::move(holder)),
       ttlMs_(ttlMs) {}
 
+namespace {
+// A renewal that cannot start within a second is as good as lost: the lease
+// then runs out by itself (held() says so), and the job thread is free to
+// notice a stop.
+constexpr auto kWriteDeadline = std::chrono::seconds(1);
+}  // namespace
+
 bool LeaderLease::acquireOrRenew() {
     const int64_t attemptAt = clock_.nowMs();
     try {
-        const bool won = writer_.run([&](Connection& c) {
-            Query q(c, kAcquire);
-            q->bind(1, name_);
-            q->bind(2, holder_);
-            q->bind(3, attemptAt);
-            q->bind(4, attemptAt + ttlMs_);
-            q.run();
-            return c.changes() == 1;
-        });
+        const bool won = writer_.run(
+            [&](Connection& c) {
+                Query q(c, kAcquire);
+                q->bind(1, name_);
+                q->bind(2, holder_);
+                q->bind(3, attemptAt);
+                q->bind(4, attemptAt + ttlMs_);
+                q.run();
+                return c.changes() == 1;
+            },
+            std::chrono::steady_clock::now() + kWriteDeadline);
         // Measured from before the attempt: the row may say later, never earlier.
         validUntilMs_ = won ? attemptAt + ttlMs_ : 0;
     } catch (...) {
@@ -49,12 +58,14 @@ bool LeaderLease::acquireOrRenew() {
 void LeaderLease::release() {
     if (validUntilMs_.exchange(0) == 0) return;
     try {
-        writer_.run([&](Connection& c) {
-            Query q(c, kRelease);
-            q->bind(1, name_);
-            q->bind(2, holder_);
-            q.run();
-        });
+        writer_.run(
+            [&](Connection& c) {
+                Query q(c, kRelease);
+                q->bind(1, name_);
+                q->bind(2, holder_);
+                q.run();
+            },
+            std::chrono::steady_clock::now() + kWriteDeadline);
     } catch (...) {
         // The lease then simply expires.
     }

@@ -19,8 +19,10 @@ namespace calltrack::test {
 
 struct ApiFixture {
     explicit ApiFixture(std::optional<std::string> adminToken = std::nullopt,
-                        std::string publicUrl = "", int threads = 4) {
+                        std::string publicUrl = "", int threads = 4,
+                        std::chrono::milliseconds requestDeadline = std::chrono::seconds(2)) {
         ctx.publicUrl = std::move(publicUrl);
+        ctx.requestDeadline = requestDeadline;
         api::HttpOptions options;
         options.port = 0;
         options.threads = threads;

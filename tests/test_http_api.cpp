@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 using namespace calltrack;
@@ -577,4 +578,39 @@ TEST_CASE("Idempotency-Key: the admission and its stored response commit togethe
     CHECK(replay->get_header_value("Idempotent-Replayed") == "true");
     CHECK(json::parse(replay->body)["call"]["id"] == json::parse(first->body)["call"]["id"]);
     CHECK(test::scalar(f.t, "SELECT count(*) FROM calls") == 1);
+}
+
+TEST_CASE(
+    "admin writes are answered within their deadline while another process holds the lock "
+    "(issue 9)") {
+    // Client, limit, bot and schedule writes had no deadline: with a shell
+    // holding BEGIN IMMEDIATE they waited out the busy timeout (5 s) and
+    // more. Now each is 503 database_busy with nothing written once its
+    // 300 ms deadline has passed. The bound checked is the busy timeout
+    // (a wait that would mean no deadline), not a speed.
+    ApiFixture f(std::nullopt, "", 4, std::chrono::milliseconds(300));
+    REQUIRE(f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 2}}).first == 201);
+    SQLite::Database shell(f.t.options.path, SQLite::OPEN_READWRITE);
+    shell.exec("BEGIN IMMEDIATE");
+    const std::vector<std::tuple<std::string, std::string, json>> writes = {
+        {"PUT", "/v1/clients/beta", {{"max_concurrent", 2}}},
+        {"PUT", "/v1/clients/acme", {{"max_concurrent", 3}}},
+        {"PUT", "/v1/limits/global", {{"max_concurrent", 50}}},
+        {"PUT", "/v1/bots/b1", {{"warmup_url", "http://127.0.0.1:9/warm"}}},
+        {"POST", "/v1/calls", {{"client_id", "acme"}}},
+    };
+    for (const auto& [method, path, body] : writes) {
+        CAPTURE(path);
+        const auto started = std::chrono::steady_clock::now();
+        auto [status, reply] = f.call(method, path, body);
+        const auto waited = std::chrono::steady_clock::now() - started;
+        CHECK(status == 503);
+        checkErrorShape(reply, "database_busy");
+        CHECK(waited < std::chrono::milliseconds(f.t.options.busyTimeoutMs / 2));
+    }
+    shell.exec("ROLLBACK");
+    CHECK(test::scalar(f.t, "SELECT count(*) FROM clients") == 1);
+    CHECK(test::scalar(f.t, "SELECT max_concurrent FROM clients WHERE id = 'acme'") == 2);
+    CHECK(test::scalar(f.t, "SELECT count(*) FROM bots") == 0);
+    CHECK(test::scalar(f.t, "SELECT count(*) FROM calls") == 0);
 }

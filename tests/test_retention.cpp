@@ -1,0 +1,140 @@
+// Retention (issue 9 section 7): ended calls and their events, and bot
+// events, older than settings.retention_hours are purged in bounded batches;
+// the append-only guards allow exactly that, and nothing younger.
+
+#include "db/RetentionPurge.h"
+#include "tests/TestSupport.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using namespace calltrack;
+using test::scalar;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+constexpr int64_t kMinute = 60'000;
+
+struct RetentionFixture {
+    RetentionFixture() {
+        t.clients->create("acme", test::limitPatch(1000));
+        t.clients->setGlobalLimit(1000);
+        purge.setRetentionHours(1);
+    }
+    int64_t admitEnded(const std::string& external) {
+        const auto r = t.admission->admit(test::admitReq("acme", external));
+        REQUIRE(r.outcome == db::AdmitResult::Outcome::admitted);
+        t.lifecycle->end(test::endReq(r.call->id));
+        return r.call->id;
+    }
+    int64_t count(const std::string& sql) { return scalar(t, sql); }
+    db::RetentionPurge::Totals purgeAll(int limit = 100) {
+        return purge.purgeDue([] { return true; }, limit);
+    }
+
+    test::TestDatabase t;
+    db::RetentionPurge purge{t.database->writer(), t.clock};
+};
+
+}  // namespace
+
+TEST_SUITE("retention") {
+    TEST_CASE("ended calls and their events older than the retention go; nothing younger") {
+        RetentionFixture f;
+        const int64_t t0 = f.t.clock.nowMs();
+        std::vector<int64_t> old;
+        for (int i = 0; i < 50; ++i) old.push_back(f.admitEnded("old-" + std::to_string(i)));
+        // A call still live (answered, long), and an ended one that gets a
+        // late duplicate end 50 minutes later.
+        const auto live = f.t.admission->admit(test::admitReq("acme", "live"));
+        f.t.lifecycle->applyStatus(test::statusEvent(live.call->id, db::CallState::in_progress));
+        const int64_t late = f.admitEnded("late");
+        f.t.clock.advanceMs(50 * kMinute);
+        f.t.lifecycle->end(test::endReq(late));  // after_end: an event naming the call
+        REQUIRE(f.count("SELECT count(*) FROM call_events WHERE call_id = " +
+                        std::to_string(late)) == 3);
+
+        // Too young: nothing goes.
+        auto none = f.purgeAll();
+        CHECK(none.calls + none.events == 0);
+
+        // An hour and a minute on (and a call made then, so the database's
+        // newest row says so too): the first 50 and their events go.
+        f.t.clock.advanceMs(11 * kMinute);
+        f.t.lifecycle->heartbeat(db::CallRef::byId(live.call->id));
+        f.admitEnded("fresh");
+        const auto purged = f.purgeAll(7);  // small batches: many of them
+        CHECK(purged.calls == 50);
+        CHECK(purged.batches > 10);
+        for (auto id : old)
+            CHECK(f.count("SELECT count(*) FROM calls WHERE id = " + std::to_string(id)) == 0);
+        CHECK(f.count("SELECT count(*) FROM call_events WHERE at < " +
+                      std::to_string(t0 + kMinute)) == 0);
+        // The live call stays (its admission record aged out with the rest);
+        // the late one stays while its late event is young; the fresh one stays.
+        CHECK(f.count("SELECT count(*) FROM calls WHERE ended_at IS NULL") == 1);
+        CHECK(f.count("SELECT count(*) FROM calls WHERE id = " + std::to_string(late)) == 1);
+        CHECK(f.count("SELECT count(*) FROM calls WHERE external_id = 'fresh'") == 1);
+        CHECK(test::clientActive(f.t, "acme") == 1);
+        CHECK_INVARIANTS(f.t);
+
+        // Once the late event is old too, its call goes.
+        f.t.clock.advanceMs(61 * kMinute);
+        f.t.lifecycle->heartbeat(db::CallRef::byId(live.call->id));
+        f.admitEnded("fresher");
+        f.purgeAll();
+        CHECK(f.count("SELECT count(*) FROM calls WHERE id = " + std::to_string(late)) == 0);
+        CHECK(f.count("SELECT count(*) FROM calls WHERE ended_at IS NULL") == 1);
+        CHECK_INVARIANTS(f.t);
+    }
+
+    TEST_CASE("the guards allow the purge and refuse deleting anything younger") {
+        RetentionFixture f;
+        const int64_t id = f.admitEnded("a");
+        auto raw = test::openRaw(f.t.options.path);
+        CHECK(contains(test::tryExec(raw, "DELETE FROM call_events"), "append-only"));
+        CHECK(contains(test::tryExec(raw, "DELETE FROM calls WHERE id = " + std::to_string(id)),
+                       "retention_hours"));
+        CHECK(contains(test::tryExec(raw, "UPDATE call_events SET outcome = 'applied'"),
+                       "append-only"));
+        CHECK(f.count("SELECT count(*) FROM call_events") == 2);
+        // With a 30-day retention an hour-old call is kept by the purge too.
+        f.purge.setRetentionHours(720);
+        f.t.clock.advanceMs(61 * kMinute);
+        f.admitEnded("b");
+        CHECK(f.purgeAll().calls == 0);
+        CHECK(f.count("SELECT count(*) FROM calls") == 2);
+    }
+
+    TEST_CASE("bot events older than the retention go, in bounded batches") {
+        RetentionFixture f;
+        auto raw = test::openRaw(f.t.options.path);
+        const int64_t t0 = f.t.clock.nowMs();
+        for (int i = 0; i < 30; ++i) {
+            raw.exec("INSERT INTO bot_events (at, bot_id, to_state, active_calls) VALUES (" +
+                     std::to_string(t0 + i) + ", 'b', 'cold', 0)");
+        }
+        CHECK(contains(test::tryExec(raw, "DELETE FROM bot_events"), "append-only"));
+        raw.exec("INSERT INTO bot_events (at, bot_id, to_state, active_calls) VALUES (" +
+                 std::to_string(t0 + 61 * kMinute) + ", 'b', 'cold', 0)");
+        f.t.clock.advanceMs(61 * kMinute);
+        const auto b = f.purge.purgeBatch(10);
+        CHECK(b.botEvents == 10);
+        CHECK(b.more);
+        CHECK(f.purgeAll(10).botEvents == 20);
+        CHECK(f.count("SELECT count(*) FROM bot_events") == 1);
+    }
+
+    TEST_CASE("retention hours are bounded") {
+        RetentionFixture f;
+        CHECK(test::thrownBy([&] { f.purge.setRetentionHours(0); }).code ==
+              db::ErrorCode::invalid_argument);
+        CHECK(f.purge.retentionHours() == 1);
+    }
+}
