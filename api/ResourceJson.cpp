@@ -98,7 +98,8 @@ nlohmann::json ResourceJson::usageReport(const db::UsageReport& r) {
                            {"enabled", cu.client.enabled},
                            {"refused_last_minute", cu.refusedRecently},
                            {"refused_total", cu.client.refusedTotal},
-                           {"flagged_total", cu.client.flaggedTotal}});
+                           {"flagged_total", cu.client.flaggedTotal},
+                           {"unslotted_active", cu.unslottedActive}});
     }
     return {{"global",
              {{"active", r.global.active},

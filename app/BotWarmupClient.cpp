@@ -52,8 +52,23 @@ WarmupOutcome BotWarmupClient::warm(const db::WarmupJob& job) {
                                  {"attempt_id", job.attemptId},
                                  {"client_id", job.forClient},
                                  {"refresh", job.refresh}};
-    const httplib::Headers headers = {{"X-Calltrack-Attempt-Id", job.attemptId}};
-    auto res = client.Post(path, headers, body.dump(), "application/json");
+    // The answer's body is not used: at most kMaxResponseBytes of it are
+    // read, so a bot (or whatever answers at its URL) cannot make calltrack
+    // buffer without limit.
+    httplib::Request request;
+    request.method = "POST";
+    request.path = path;
+    request.headers = {{"X-Calltrack-Attempt-Id", job.attemptId},
+                       {"Content-Type", "application/json"}};
+    request.body = body.dump();
+    size_t received = 0;
+    bool tooLarge = false;
+    request.content_receiver = [&](const char*, size_t n, uint64_t, uint64_t) {
+        received += n;
+        tooLarge = received > kMaxResponseBytes;
+        return !tooLarge;
+    };
+    auto res = client.send(request);
     bool stopped = false, overdue = false;
     {
         std::lock_guard lock(mutex_);
@@ -62,6 +77,11 @@ WarmupOutcome BotWarmupClient::warm(const db::WarmupJob& job) {
         stopped = stopping_ && !overdue;
     }
     finish(out);
+    if (tooLarge) {
+        out.error = "the answer's body is over " + std::to_string(kMaxResponseBytes / 1024) +
+                    " KiB (not read further)";
+        return out;
+    }
     if (!res) {
         out.error = httplib::to_string(res.error());
         // stopAll() closed its socket: not a failure of the bot.

@@ -39,6 +39,8 @@ struct WarmupOutcome {
 
 class BotWarmupClient {
   public:
+    // What is read of a warm-up answer's body at most; more fails the warm-up.
+    static constexpr size_t kMaxResponseBytes = 64 * 1024;
     WarmupOutcome warm(const db::WarmupJob& job);
     void stopAll();
     // Aborts the requests past their overall deadline (they fail as timed

@@ -13,6 +13,9 @@ namespace calltrack::db {
 struct ClientUsage {
     Client client;
     int64_t refusedRecently = 0;  // refusals since `sinceMs`
+    // Live calls holding no slot: admitted in observe mode (also after a
+    // switch to enforce, until they end). Not in client.active.
+    int64_t unslottedActive = 0;
 };
 
 struct UsageReport {

@@ -197,6 +197,10 @@ void FakeBotFleet::handle(const httplib::Request& req, httplib::Response& res) {
         });
         return;
     }
+    if (b.bodyBytes > 0 && status == 200) {
+        res.set_content(std::string(b.bodyBytes, 'x'), "text/plain");
+        return;
+    }
     res.set_content(nlohmann::json{{"bot", botId}, {"status", status}}.dump(), "application/json");
 }
 

@@ -43,6 +43,7 @@ class FakeBotFleet {
         int trickleMs = 0;         // > 0: answer 200 but send the body one byte per trickleMs, for
                                    // ever (until the fleet stops): every read succeeds, so only an
                                    // overall deadline ends it
+        size_t bodyBytes = 0;      // > 0: answer 200 with a body of this many bytes
     };
 
     using Steady = std::chrono::steady_clock;

@@ -614,3 +614,26 @@ TEST_CASE(
     CHECK(test::scalar(f.t, "SELECT count(*) FROM bots") == 0);
     CHECK(test::scalar(f.t, "SELECT count(*) FROM calls") == 0);
 }
+
+TEST_CASE(
+    "usage counts the slotless live calls observe mode left, also after the switch to "
+    "enforce (issue 9)") {
+    ApiFixture f;
+    REQUIRE(f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 1}, {"mode", "observe"}}).first ==
+            201);
+    REQUIRE(f.call("POST", "/v1/calls", {{"client_id", "acme"}}).first == 201);
+    auto [status, flagged] = f.call("POST", "/v1/calls", {{"client_id", "acme"}});
+    REQUIRE(status == 201);
+    CHECK(flagged["call"]["holds_slot"] == false);
+    REQUIRE(f.call("PUT", "/v1/clients/acme", {{"mode", "enforce"}}).first == 200);
+    const auto usage = f.call("GET", "/v1/usage").second["clients"][0];
+    CHECK(usage["active"] == 1);
+    CHECK(usage["unslotted_active"] == 1);
+    // Enforce refuses the next one; the slotless call still counts as shown.
+    CHECK(f.call("POST", "/v1/calls", {{"client_id", "acme"}}).first == 429);
+    REQUIRE(f.call("POST",
+                   "/v1/calls/" + std::to_string(flagged["call"]["id"].get<int64_t>()) + "/end",
+                   json::object())
+                .first == 200);
+    CHECK(f.call("GET", "/v1/usage").second["clients"][0]["unslotted_active"] == 0);
+}

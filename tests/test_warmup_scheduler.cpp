@@ -281,6 +281,22 @@ TEST_SUITE("warm-up scheduler") {
         r.scheduler.stop();
     }
 
+    TEST_CASE("a bot whose answer is huge fails without being read whole (issue 9)") {
+        Rig r(options(1));
+        r.client("acme", /*minWarm*/ 1, /*headroom*/ 0);
+        r.bot("a-huge", "acme");
+        test::FakeBotFleet::Behaviour huge;
+        huge.bodyBytes = 8 * 1024 * 1024;
+        r.fleet.set("a-huge", huge);
+        r.scheduler.start();
+        INFO(r.log.text());
+        REQUIRE(waitFor([&] { return r.state("a-huge") == "failed"; }));
+        const std::string reason =
+            scalarText(r.t, "SELECT state_reason FROM bots WHERE id = 'a-huge'");
+        CHECK(reason.find("over 64 KiB") != std::string::npos);
+        r.scheduler.stop();
+    }
+
     TEST_CASE("failed warm-ups back off exponentially with jitter, then succeed") {
         auto o = options(1);
         o.backoff = {2000, 60'000};
