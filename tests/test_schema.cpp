@@ -198,8 +198,9 @@ TEST_SUITE("database-level guard (raw SQL)") {
         REQUIRE(tryExec(raw, insertLive(raw, "acme", "c2", 2, 2)) == "");
         CHECK(contains(tryExec(raw, "UPDATE clients SET active = 0"), "check --repair"));
         CHECK(contains(tryExec(raw, "UPDATE settings SET global_active = 0"), "check --repair"));
-        CHECK(contains(tryExec(raw, "UPDATE clients SET refused_total = refused_total + 5 WHERE id = 'acme'"),
-                       "check --repair"));
+        CHECK(contains(
+            tryExec(raw, "UPDATE clients SET refused_total = refused_total + 5 WHERE id = 'acme'"),
+            "check --repair"));
         CHECK(contains(
             tryExec(raw, "INSERT OR REPLACE INTO settings (id, global_limit) VALUES (1, 9)"),
             "settings row exists"));
@@ -598,6 +599,26 @@ TEST_SUITE("migrations") {
         };
         const std::string expected = shape(freshDb);
         CHECK(contains(expected, "table calls ("));
+        // And each trigger's and index's definition, whitespace aside: a
+        // migration step must recreate exactly what schema.sql says.
+        const auto definitions = [](SQLite::Database& d) {
+            SQLite::Statement s(d,
+                                "SELECT type, name, sql FROM sqlite_schema WHERE type IN "
+                                "('trigger', 'index') AND sql IS NOT NULL ORDER BY type, name");
+            std::string out;
+            while (s.executeStep()) {
+                std::string sql = s.getColumn(2).getString(), flat;
+                for (char ch : sql) {
+                    const bool space = ch == ' ' || ch == '\n' || ch == '\t';
+                    if (space && (flat.empty() || flat.back() == ' ')) continue;
+                    flat.push_back(space ? ' ' : ch);
+                }
+                out += s.getColumn(0).getString() + " " + s.getColumn(1).getString() + ": " + flat +
+                       "\n";
+            }
+            return out;
+        };
+        const std::string expectedDefinitions = definitions(freshDb);
 
         for (int version = 1; version < db::kSchemaVersion; ++version) {
             CAPTURE(version);
@@ -617,7 +638,52 @@ TEST_SUITE("migrations") {
             CHECK(r.toVersion == db::kSchemaVersion);
             SQLite::Database upgraded(old.path, SQLite::OPEN_READONLY);
             CHECK(shape(upgraded) == expected);
+            CHECK(definitions(upgraded) == expectedDefinitions);
         }
+    }
+
+    TEST_CASE("v3 -> v4 gives live bot calls their capacity slots and keeps counters") {
+        test::TempDir dir;
+        db::DatabaseOptions old;
+        old.path = dir.file("v3.db");
+        {
+            SQLite::Database raw(old.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+            raw.exec(readFile(std::string(CALLTRACK_SOURCE_DIR) + "/tests/schemas/v3.sql"));
+            raw.exec(
+                "INSERT INTO clients (id, name, max_concurrent, bots_required, created_at, "
+                "updated_at) VALUES ('acme', 'Acme', 5, 1, 1, 1);"
+                "INSERT INTO bots (id, client_id, warmup_url, capacity, state, idle_until, "
+                "state_changed_at, created_at, updated_at) VALUES ('b1', 'acme', "
+                "'http://127.0.0.1:9/w', 3, 'ready', 9000000000000, 1, 1, 1);");
+            for (int i = 1; i <= 2; ++i) {
+                raw.exec(
+                    "INSERT INTO calls (client_id, external_id, state, client_slot, "
+                    "global_slot, created_at, admitted_at, updated_at, expires_at, bot_id) "
+                    "VALUES ('acme', 'e" +
+                    std::to_string(i) + "', 'reserved', " + std::to_string(i) + ", " +
+                    std::to_string(i) + ", 2, 2, 2, 9000000000000, 'b1')");
+            }
+            REQUIRE(scalar(raw, "SELECT active_calls FROM bots") == 2);
+        }
+        REQUIRE(db::Database::migrate(old).toVersion == db::kSchemaVersion);
+        SQLite::Database raw(old.path, SQLite::OPEN_READWRITE);
+        CHECK(scalar(raw,
+                     "SELECT group_concat(bot_slot, '') FROM (SELECT bot_slot FROM calls ORDER "
+                     "BY id)") == 12);
+        CHECK(scalar(raw, "SELECT active FROM clients") == 2);
+        CHECK(scalar(raw, "SELECT retention_hours FROM settings") == 720);
+        // The third slot is free; a second call in slot 2 is refused.
+        CHECK(contains(tryExec(raw,
+                               "INSERT INTO calls (client_id, external_id, state, client_slot, "
+                               "global_slot, created_at, admitted_at, updated_at, expires_at, "
+                               "bot_id, bot_slot) VALUES ('acme', 'e3', 'reserved', 3, 3, 3, 3, 3, "
+                               "9000000000000, 'b1', 2)"),
+                       "bot slot is held"));
+        CHECK(tryExec(raw,
+                      "INSERT INTO calls (client_id, external_id, state, client_slot, "
+                      "global_slot, created_at, admitted_at, updated_at, expires_at, bot_id, "
+                      "bot_slot) VALUES ('acme', 'e3', 'reserved', 3, 3, 3, 3, 3, 9000000000000, "
+                      "'b1', 3)") == "");
     }
 
     TEST_CASE("v2 -> v3 keeps Twilio credentials (now per account) and event ids") {
