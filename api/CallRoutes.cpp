@@ -176,12 +176,17 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
             db::AdmissionEngine::validate(admit);
             std::optional<ApiError> refusal;
             bool botShortage = false;
+            std::optional<int64_t> callId;  // set only once the operation committed
             const auto outcome = idempotency->runOnce(
                 scope, key, sha256Hex(req.body),
                 [&](db::Connection& c, int64_t now) -> db::IdempotencyStore::Response {
+                    // Reset: what one run decides must not leak into another.
+                    refusal.reset();
+                    botShortage = false;
+                    callId.reset();
                     const auto r = db::AdmissionEngine::admitIn(c, now, admit);
                     botShortage = r.botShortage;
-                    if (r.call) rc.call = r.call->id;
+                    if (r.call) callId = r.call->id;
                     if (r.outcome == db::AdmitResult::Outcome::refused)
                         refusal = CallMessages::refusal(r, admit.clientId);
                     else if (r.outcome == db::AdmitResult::Outcome::already_ended)
@@ -193,6 +198,7 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
                 },
                 ctx.deadline());
             if (botShortage) ctx.admission.reportBotShortage(admit.clientId);
+            if (callId) rc.call = *callId;
             using Kind = db::IdempotencyStore::Outcome::Kind;
             if (outcome.kind == Kind::mismatch) {
                 throw ApiError(422, "idempotency_key_reused",

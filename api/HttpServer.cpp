@@ -140,6 +140,20 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
     // connection closed (what follows it cannot be framed).
     server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
         using R = httplib::Server::HandlerResponse;
+        if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") {
+            // cpp-httplib reads no body for these: one sent anyway would be
+            // taken as the next request on the connection (behind a proxy's
+            // shared upstream connection, a request smuggled past it).
+            const std::string length = req.get_header_value("Content-Length");
+            if (req.has_header("Transfer-Encoding") || (!length.empty() && length != "0")) {
+                res.set_header("Connection", "close");
+                renderError(req, res,
+                            ApiError(400, "malformed_request",
+                                     req.method + " requests carry no body here"));
+                return R::Handled;
+            }
+            return R::Unhandled;
+        }
         if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH")
             return R::Unhandled;
         if (req.has_header("Transfer-Encoding")) return R::Unhandled;

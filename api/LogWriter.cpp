@@ -3,7 +3,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 
 namespace calltrack::api {
 
@@ -37,14 +39,16 @@ void LogWriter::push(std::string line) {
 LogWriter::Progress LogWriter::writeFrom(const std::string& text, size_t& done,
                                          std::chrono::milliseconds bound) {
     while (done < text.size()) {
-        // A pipe reports writable with a page free, so a line up to a page
-        // does not block in write(); a longer one waits for the reader.
         pollfd p{fd_, POLLOUT, 0};
         const int ready = ::poll(&p, 1, static_cast<int>(bound.count()));
         if (ready < 0 && errno == EINTR) continue;
         if (ready == 0) return Progress::stalled;
         if (ready < 0 || (p.revents & (POLLERR | POLLNVAL))) return Progress::failed;
-        const ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+        // At most PIPE_BUF per write: a pipe that polled writable has that
+        // much room, so write() never blocks on a reader (a longer line goes
+        // out in pieces, each after its own poll).
+        const ssize_t n =
+            ::write(fd_, text.data() + done, std::min<size_t>(text.size() - done, PIPE_BUF));
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n <= 0) return Progress::failed;
         done += static_cast<size_t>(n);
@@ -91,6 +95,7 @@ void LogWriter::run() {
             // A descriptor that failed or stalled past the stop bound takes
             // nothing more: the rest is counted as dropped.
             dropped_.fetch_add(1 + queue_.size());
+            unreported_ += 1 + queue_.size();
             queue_.clear();
             if (stop_) return;
         }

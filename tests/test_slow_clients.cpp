@@ -277,6 +277,37 @@ TEST_SUITE("slow clients") {
     }
 }
 
+TEST_SUITE("framing") {
+    TEST_CASE("a GET with a body is 400 and its connection closed: the body is never a request") {
+        // cpp-httplib reads no body for GET: the bytes would be parsed as the
+        // next request on the connection (smuggled past a proxy).
+        ServeProcess server;
+        RawConnection c(server.port());
+        const std::string smuggled = get("/v1/usage");
+        REQUIRE(c.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                       std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled));
+        const std::string r = c.readResponse();
+        INFO(r);
+        CHECK(statusOf(r) == 400);
+        CHECK(bodyOf(r)["error"]["code"] == "malformed_request");
+        CHECK(r.find("Connection: close") != std::string::npos);
+        CHECK(c.closedByServer());
+    }
+
+    TEST_CASE("Expect: 100-continue with a bad Content-Length still closes the connection") {
+        ServeProcess server;
+        RawConnection c(server.port());
+        REQUIRE(
+            c.send("POST /v1/calls HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+                   "Content-Length: -1\r\n\r\n" +
+                   get("/v1/usage")));
+        const std::string r = c.readResponse();
+        INFO(r);
+        CHECK(r.find("HTTP/1.1 400") != std::string::npos);
+        CHECK(c.closedByServer());
+    }
+}
+
 TEST_SUITE("blocked stderr") {
     TEST_CASE("a stderr pipe nobody reads does not block requests; dropped lines are counted") {
         // Each request logs an access line of ~250 bytes: 3000 of them are

@@ -2,10 +2,12 @@
 
 #include "api/connection/DeadlineStream.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 
 namespace calltrack::api {
 
@@ -13,6 +15,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 // Idle waits look this often for a server stop or connection pressure.
 constexpr auto kIdleSlice = std::chrono::milliseconds(100);
+constexpr auto kLinger = std::chrono::milliseconds(500);
 }  // namespace
 
 BoundedConnectionServer::BoundedConnectionServer(ConnectionLimits limits,
@@ -47,6 +50,21 @@ bool BoundedConnectionServer::awaitNextRequest(const DeadlineStream& stream) {
     }
 }
 
+void BoundedConnectionServer::lingerClose(int sock) {
+    // Closing with unread input sends a reset, which can destroy the answer
+    // before the client reads it: half-close, then read until the client
+    // closes too, for a short bound.
+    ::shutdown(sock, SHUT_WR);
+    const auto until = Clock::now() + kLinger;
+    char sink[4096];
+    while (Clock::now() < until) {
+        pollfd p{sock, POLLIN, 0};
+        if (::poll(&p, 1, 50) <= 0) continue;
+        const ssize_t n = ::recv(sock, sink, sizeof sink, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return;
+    }
+}
+
 bool BoundedConnectionServer::process_and_close_socket(socket_t sock) {
     if (ConnectionPool::overflowing()) {
         counters_.overloaded.fetch_add(1);
@@ -59,6 +77,7 @@ bool BoundedConnectionServer::process_and_close_socket(socket_t sock) {
     // and then saying nothing is being slow too.
     auto deadline = Clock::now() + limits_.requestTimeout;
     bool ok = true;
+    bool unread = false;  // the client may have sent bytes we did not read
     for (size_t served = 0; served < limits_.keepAliveMaxRequests; ++served) {
         if (svr_sock_ == INVALID_SOCKET) break;
         if (served > 0) {
@@ -67,7 +86,12 @@ bool BoundedConnectionServer::process_and_close_socket(socket_t sock) {
         }
         stream.beginRequest(deadline);
         bool closeAsked = false;
-        const bool last = served + 1 == limits_.keepAliveMaxRequests;
+        // Under pressure this response says Connection: close, so that a
+        // client (or nginx's upstream pool) does not reuse a connection we
+        // are about to close.
+        const ConnectionPool* pool = pool_.load();
+        const bool last =
+            served + 1 == limits_.keepAliveMaxRequests || (pool && pool->underPressure());
         ok = process_request(stream, last, closeAsked, nullptr);
         if (stream.expired()) {
             // What cpp-httplib answered the cut-off request was discarded.
@@ -78,10 +102,13 @@ bool BoundedConnectionServer::process_and_close_socket(socket_t sock) {
                                             std::to_string(limits_.requestTimeout.count()) +
                                             " ms"));
             }
+            unread = true;
             break;
         }
-        if (!ok || closeAsked || stream.responseCloses()) break;
+        if (stream.responseCloses()) unread = true;
+        if (!ok || closeAsked || stream.responseCloses() || last) break;
     }
+    if (unread) lingerClose(sock);
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);
     counters_.open.fetch_sub(1);

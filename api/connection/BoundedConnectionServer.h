@@ -33,6 +33,7 @@ class BoundedConnectionServer : public httplib::Server {
     // Between two requests of a keep-alive connection: true when the next
     // request has begun to arrive.
     bool awaitNextRequest(const class DeadlineStream& stream);
+    static void lingerClose(int sock);
 
     const ConnectionLimits limits_;
     ConnectionCounters& counters_;

@@ -1,5 +1,7 @@
 #include "api/connection/ConnectionPool.h"
 
+#include <system_error>
+
 namespace calltrack::api {
 
 namespace {
@@ -45,16 +47,31 @@ void ConnectionPool::enqueue(std::function<void()> fn) {
         return;
     }
     open_.fetch_add(1);
-    std::lock_guard lock(mutex_);
-    joinFinishedLocked();
-    tasks_.push_back(std::move(fn));
-    if (idle_ < tasks_.size()) {
-        workers_.emplace_back();
-        Worker& worker = workers_.back();
-        ++live_;
-        worker.thread = std::thread([this, &worker] { run(worker); });
+    {
+        std::lock_guard lock(mutex_);
+        joinFinishedLocked();
+        if (idle_ >= tasks_.size() + 1) {
+            tasks_.push_back(std::move(fn));
+            wake_.notify_one();
+            return;
+        }
+        try {
+            workers_.emplace_back();
+            Worker& worker = workers_.back();
+            worker.thread = std::thread([this, &worker] { run(worker); });
+            ++live_;
+            tasks_.push_back(std::move(fn));
+            wake_.notify_one();
+            return;
+        } catch (const std::system_error&) {
+            // No thread to be had (a process or cgroup limit): this
+            // connection is answered as one over the cap.
+            workers_.pop_back();
+        }
     }
-    wake_.notify_one();
+    open_.fetch_sub(1);
+    OverflowScope overflow;
+    fn();
 }
 
 void ConnectionPool::run(Worker& self) {

@@ -38,8 +38,8 @@ void DeadlineStream::beginRequest(Clock::time_point deadline) {
     deadline_ = deadline;
     expired_ = false;
     requestBytes_ = 0;
-    headWritten_ = false;
     responseCloses_ = false;
+    writeDeadline_.reset();
 }
 
 int DeadlineStream::waitFor(short events, Clock::time_point until) const {
@@ -66,7 +66,7 @@ bool DeadlineStream::is_readable() const {
 }
 
 bool DeadlineStream::is_writable() const {
-    return waitFor(POLLOUT, Clock::now() + writeTimeout_) > 0;
+    return waitFor(POLLOUT, writeDeadline_.value_or(Clock::now() + writeTimeout_)) > 0;
 }
 
 ssize_t DeadlineStream::read(char* ptr, size_t size) {
@@ -94,25 +94,28 @@ ssize_t DeadlineStream::read(char* ptr, size_t size) {
 
 ssize_t DeadlineStream::write(const char* ptr, size_t size) {
     if (expired_) return static_cast<ssize_t>(size);
-    if (!headWritten_) {
-        // cpp-httplib writes a response's status line and headers in one
-        // write, before any body.
-        headWritten_ = true;
-        const std::string_view chunk(ptr, size);
+    // cpp-httplib writes a response's status line and headers in one write,
+    // before any body; an interim 100 Continue comes first and says nothing
+    // about the connection.
+    const std::string_view chunk(ptr, size);
+    if (chunk.rfind("HTTP/1.", 0) == 0 && chunk.size() > 9 && chunk[9] != '1') {
         const auto headEnd = chunk.find("\r\n\r\n");
         responseCloses_ =
+            responseCloses_ ||
             chunk.substr(0, headEnd).find("\r\nConnection: close\r\n") != std::string_view::npos;
     }
     return send(ptr, size);
 }
 
 ssize_t DeadlineStream::send(const char* ptr, size_t size) {
-    if (!is_writable()) return -1;
-    ssize_t n;
-    do {
-        n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    return n;
+    if (!writeDeadline_) writeDeadline_ = Clock::now() + writeTimeout_;
+    for (;;) {
+        if (!is_writable()) return -1;
+        // Non-blocking: only the poll above waits, and only until the deadline.
+        const ssize_t n = ::send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+        return n;
+    }
 }
 
 bool DeadlineStream::writeAll(const std::string& bytes) {

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,8 @@ class DeadlineStream : public httplib::Stream {
     // The response written for this request says `Connection: close`
     // (cpp-httplib sends the header but keeps reading the connection).
     bool responseCloses() const { return responseCloses_; }
-    // Writes all of `bytes`, expired or not, each write within the write
-    // timeout.
+    // Writes all of `bytes`, expired or not, within the response's write
+    // deadline.
     bool writeAll(const std::string& bytes);
     // Waits up to `wait` for the first byte of a next request; true when
     // there is one (already buffered, or readable).
@@ -60,8 +61,11 @@ class DeadlineStream : public httplib::Stream {
     Clock::time_point deadline_{};
     bool expired_ = false;
     size_t requestBytes_ = 0;
-    bool headWritten_ = false;
     bool responseCloses_ = false;
+    // Set by the request's first write: all of its response must be taken
+    // by then, so a client that reads a few bytes at a time cannot hold
+    // the thread past it.
+    std::optional<Clock::time_point> writeDeadline_;
     std::vector<char> buffer_;
     size_t bufferOffset_ = 0;
     size_t bufferEnd_ = 0;
