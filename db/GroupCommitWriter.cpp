@@ -90,7 +90,17 @@ void GroupCommitWriter::await(PendingOp& op) {
         }
     }
     op.cv.wait(lock, [&] { return op.phase == Phase::done; });
-    if (op.error) std::rethrow_exception(op.error);
+    if (!op.error) return;
+    // An engine error is thrown as a copy made here, owned by this thread
+    // alone: the writer's exception object (one per failed batch, shared by
+    // its ops) is released by whichever thread drops it last, through
+    // libstdc++'s uninstrumented reference count, which ThreadSanitizer
+    // cannot see ordering this thread's reads of it.
+    try {
+        std::rethrow_exception(op.error);
+    } catch (const EngineError& e) {
+        throw EngineError(e.code(), std::string(e.what()));
+    }
 }
 
 void GroupCommitWriter::finish(PendingOp& op, std::exception_ptr error) {
