@@ -4,6 +4,7 @@
 // nginx instead of holding calltrack threads. The shipped file is used as
 // is, but for its listen port and upstream address.
 
+#include "tests/RawConnection.h"
 #include "tests/ServeProcess.h"
 #include "tests/TwilioSender.h"
 
@@ -179,23 +180,15 @@ TEST_CASE("behind docs/nginx/calltrack.conf: trickling clients hold nginx, not c
     const int proxyPort = test::freePort();
     test::ServeProcess server;
     Nginx nginx(proxyPort, server.port());
-    std::vector<int> slow;
+    std::vector<std::unique_ptr<test::RawConnection>> slow;
     for (int i = 0; i < 64; ++i) {
-        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        REQUIRE(fd >= 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(static_cast<uint16_t>(proxyPort));
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-        const std::string head =
+        slow.push_back(std::make_unique<test::RawConnection>(proxyPort));
+        REQUIRE(slow.back()->send(
             "POST /v1/calls HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            "Content-Length: 100\r\n\r\n{";
-        REQUIRE(::send(fd, head.data(), head.size(), MSG_NOSIGNAL) > 0);
-        slow.push_back(fd);
+            "Content-Length: 100\r\n\r\n{"));
     }
     for (int round = 0; round < 3; ++round) {
-        for (int fd : slow) ::send(fd, " ", 1, MSG_NOSIGNAL);
+        for (auto& c : slow) c->send(" ");
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
     }
     // Through nginx a fresh client is served, and calltrack itself holds
@@ -213,5 +206,4 @@ TEST_CASE("behind docs/nginx/calltrack.conf: trickling clients hold nginx, not c
     CHECK(open < 16);
     SQLite::Database db(server.db(), SQLite::OPEN_READONLY);
     CHECK(db.execAndGet("SELECT count(*) FROM calls").getInt() == 0);
-    for (int fd : slow) ::close(fd);
 }

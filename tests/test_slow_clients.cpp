@@ -5,6 +5,7 @@
 // never answered. Every wait here is a liveness bound (the client's socket
 // timeout), never a speed assertion.
 
+#include "tests/RawConnection.h"
 #include "tests/ServeProcess.h"
 
 #include <arpa/inet.h>
@@ -26,72 +27,11 @@
 
 using namespace calltrack;
 using nlohmann::json;
+using test::RawConnection;
 using test::ServeProcess;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// One client socket to the server under test, blocking, with a receive
-// timeout so that a test can never hang on it.
-class RawConnection {
-  public:
-    explicit RawConnection(int port,
-                           std::chrono::milliseconds recvTimeout = std::chrono::seconds(5)) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        REQUIRE(fd_ >= 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(static_cast<uint16_t>(port));
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-        timeval tv{};
-        tv.tv_sec = recvTimeout.count() / 1000;
-        tv.tv_usec = (recvTimeout.count() % 1000) * 1000;
-        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    }
-    ~RawConnection() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    RawConnection(const RawConnection&) = delete;
-    RawConnection& operator=(const RawConnection&) = delete;
-
-    bool send(const std::string& bytes) {
-        return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
-               static_cast<ssize_t>(bytes.size());
-    }
-    // Reads until the peer closes, the receive timeout fires, or a whole
-    // response (head plus Content-Length bytes) is in.
-    std::string readResponse() {
-        std::string in;
-        char buf[4096];
-        for (;;) {
-            const auto head = in.find("\r\n\r\n");
-            if (head != std::string::npos) {
-                const auto cl = in.find("Content-Length: ");
-                if (cl != std::string::npos && cl < head) {
-                    const size_t length = std::stoul(in.substr(cl + 16));
-                    if (in.size() >= head + 4 + length) return in;
-                }
-            }
-            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-            if (n <= 0) return in;
-            in.append(buf, static_cast<size_t>(n));
-        }
-    }
-    // True when the server has closed the connection (EOF or reset) within
-    // the receive timeout, discarding anything it sent first.
-    bool closedByServer() {
-        char buf[4096];
-        for (;;) {
-            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-            if (n == 0) return true;
-            if (n < 0) return errno == ECONNRESET;
-        }
-    }
-
-  private:
-    int fd_ = -1;
-};
 
 std::string get(const std::string& path) {
     return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
