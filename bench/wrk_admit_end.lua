@@ -4,10 +4,16 @@ local counter = 0
 local pending = {}
 local token = os.getenv("CALLTRACK_ADMIN_TOKEN") or ""
 local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token }
-local prefix = tostring(math.random(1, 1000000000))
+-- Each wrk thread gets its own prefix (a global set by setup, which runs in
+-- the main state: a file-level local here would shadow it, giving every
+-- thread, and every run, the same ids). Seeded per run, so that a second run
+-- against the same database admits new calls rather than retries.
+math.randomseed(os.time())
+local threads = 0
 
 function setup(thread)
-  thread:set("prefix", tostring(math.random(1, 1000000000)))
+  threads = threads + 1
+  thread:set("prefix", string.format("%d-%d-%d", os.time(), threads, math.random(1, 1000000000)))
 end
 
 function request()

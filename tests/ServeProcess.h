@@ -96,6 +96,7 @@ class ServeProcess {
     }
 
     int port() const { return port_; }
+    pid_t pid() const { return pid_; }
     const std::string& db() const { return db_; }
     std::string stderrLog() const { return slurp(err_); }
     std::string file(const std::string& name) const { return dir_.file(name); }

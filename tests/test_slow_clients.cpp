@@ -20,7 +20,10 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -217,7 +220,40 @@ TEST_SUITE("slow clients") {
     }
 }
 
+// CPU seconds (user + system) the process has used so far, from /proc.
+double cpuSeconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string skip;
+    for (int i = 0; i < 11; ++i) fields >> skip;  // state .. cmajflt
+    double utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 TEST_SUITE("framing") {
+    TEST_CASE("keep-alive connections reset by their clients cost no CPU while idle") {
+        // A reset socket polls as an error at once: the idle wait treated it
+        // as "nothing yet" and spun until the keep-alive ran out (found with
+        // wrk, whose connections end with a reset).
+        ServeProcess server({"--keep-alive-ms", "60000"});
+        for (int i = 0; i < 32; ++i) {
+            RawConnection c(server.port());
+            REQUIRE(c.send(get("/healthz")));
+            REQUIRE(statusOf(c.readResponse()) == 200);
+            c.reset();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        const double before = cpuSeconds(server.pid());
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+        const double used = cpuSeconds(server.pid()) - before;
+        INFO("CPU seconds used in 2 s idle: " << used);
+        // 32 spinning threads would use the whole machine (> 3 s here).
+        CHECK(used < 0.5);
+        CHECK(usage(server.port())["connections"]["open"] == 1);  // the usage request itself
+    }
+
     TEST_CASE("a GET with a body is 400 and its connection closed: the body is never a request") {
         // cpp-httplib reads no body for GET: the bytes would be parsed as the
         // next request on the connection (smuggled past a proxy).

@@ -57,7 +57,10 @@ int DeadlineStream::waitFor(short events, Clock::time_point until) const {
 
 bool DeadlineStream::waitForData(std::chrono::milliseconds wait) const {
     if (bufferOffset_ < bufferEnd_) return true;
-    return waitFor(POLLIN, Clock::now() + wait) > 0;
+    // An error (a reset connection) counts as ready: the read that follows
+    // fails and ends the connection. Reporting it as "nothing yet" made the
+    // idle wait spin on an instant poll until the keep-alive ran out.
+    return waitFor(POLLIN, Clock::now() + wait) != 0;
 }
 
 bool DeadlineStream::is_readable() const {

@@ -38,7 +38,8 @@ class DeadlineStream : public httplib::Stream {
     // deadline.
     bool writeAll(const std::string& bytes);
     // Waits up to `wait` for the first byte of a next request; true when
-    // there is one (already buffered, or readable).
+    // there is one (already buffered, or readable), or the connection
+    // failed (the next read then ends it).
     bool waitForData(std::chrono::milliseconds wait) const;
     int fd() const { return sock_; }
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Side-by-side HTTP throughput of two calltrack builds (a change against its
+# parent), loopback only, stops by itself: both serve at once on two ports
+# (fresh databases in a temporary directory), wrk runs alternate between
+# them, GET /healthz and admit-then-end (bench/wrk_admit_end.lua) at 32 and
+# 64 connections; the median of ROUNDS runs per cell and the ratio new/old.
+#
+#   bench/compare_http_builds.sh OLD/calltrack NEW/calltrack [ROUNDS] [DURATION]
+set -euo pipefail
+old=$1 new=$2 rounds=${3:-3} duration=${4:-5s}
+here=$(cd "$(dirname "$0")" && pwd)
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
+work=$(mktemp -d)
+export CALLTRACK_ADMIN_TOKEN=bench-token
+"$old" --db "$work/old.db" serve --listen 127.0.0.1:18301 --threads 96 --log-level warn 2>"$work/old.log" & p1=$!
+"$new" --db "$work/new.db" serve --listen 127.0.0.1:18302 --threads 96 --log-level warn 2>"$work/new.log" & p2=$!
+trap 'kill $p1 $p2 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+for port in 18301 18302; do
+  for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.05; done
+  auth=(-H "Authorization: Bearer $CALLTRACK_ADMIN_TOKEN" -H "Content-Type: application/json")
+  curl -sf -X PUT http://127.0.0.1:$port/v1/limits/global "${auth[@]}" -d '{"max_concurrent": 1000000}' >/dev/null
+  curl -sf -X PUT http://127.0.0.1:$port/v1/clients/bench "${auth[@]}" -d '{"max_concurrent": 1000000}' >/dev/null
+done
+for c in 32 64; do
+  for ((i = 0; i < rounds; i++)); do
+    for side in old new; do
+      port=18301; [[ $side == new ]] && port=18302
+      h=$(wrk -t2 -c$c -d"$duration" http://127.0.0.1:$port/healthz | awk '/Requests\/sec/ {print $2}')
+      a=$(wrk -t2 -c$c -d"$duration" -s "$here/wrk_admit_end.lua" http://127.0.0.1:$port | awk '/Requests\/sec/ {print $2}')
+      echo "$c $side healthz $h"; echo "$c $side admit $a"
+    done
+  done
+done > "$work/r"
+echo "| connections | kind | old req/s (median of $rounds) | new req/s | new/old |"
+echo "|---:|---|---:|---:|---:|"
+for c in 32 64; do for k in healthz admit; do
+  med() { awk -v c=$c -v s=$1 -v k=$k '$1==c && $2==s && $3==k {print $4}' "$work/r" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+  o=$(med old); n=$(med new)
+  awk -v c=$c -v k=$k -v o=$o -v n=$n 'BEGIN {printf "| %s | %s | %.0f | %.0f | %.2f |\n", c, (k=="admit"?"admit+end":k), o, n, n/o}'
+done; done
