@@ -894,8 +894,9 @@ TEST_SUITE("bot guard under raw SQL") {
             // The shell edit that once let a capacity-1 bot take a second
             // call. It is one step, so the counter guard lets it through;
             // the bot's capacity slots are what hold.
-            REQUIRE(tryExec(x.raw, "UPDATE bots SET active_calls = 0, state = 'ready', "
-                                   "idle_until = 9000000000000000 WHERE id = 'full'") == "");
+            REQUIRE(tryExec(x.raw,
+                            "UPDATE bots SET active_calls = 0, state = 'ready', "
+                            "idle_until = 9000000000000000 WHERE id = 'full'") == "");
             // A jump is refused outright.
             CHECK(contains(tryExec(x.raw, "UPDATE bots SET active_calls = 5 WHERE id = 'roomy'"),
                            "kept by calltrack"));
