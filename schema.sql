@@ -17,9 +17,9 @@
 -- on the admission path that was the single largest cost (measured with
 -- callgrind: 9 temporary b-trees per admit+end pair).
 --
--- schema-version: 4
+-- schema-version: 5
 
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 
 -- One row: system-wide settings and O(1) counters.
 CREATE TABLE settings (
@@ -265,6 +265,19 @@ CREATE TABLE pending_events (
 ) STRICT;
 CREATE INDEX pending_events_by_ref ON pending_events (call_ref);
 CREATE INDEX pending_events_age ON pending_events (received_at);
+
+-- v5: the intake spool's ledger (db/spool/). A provider webhook or call
+-- event that the database could not take in time is appended to the spool
+-- file beside the database and answered 202; replaying it applies the event
+-- and inserts its record key here in the same transaction, so a record
+-- replayed twice (a crash between the commit and the spool's own bookkeeping)
+-- is applied once. Rows are purged a week after they were applied.
+CREATE TABLE spool_applied (
+    key        TEXT PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 64),
+    applied_at INTEGER NOT NULL,
+    outcome    TEXT NOT NULL CHECK (length(outcome) BETWEEN 1 AND 200)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX spool_applied_age ON spool_applied (applied_at);
 
 -- Singleton background jobs (reaper, later the bot scheduler): one holder at
 -- a time; another process takes over once expires_at has passed.

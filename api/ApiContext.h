@@ -12,6 +12,7 @@
 #include "db/Database.h"
 #include "db/DemandSchedules.h"
 #include "db/ProviderCallEvents.h"
+#include "db/spool/EventIntake.h"
 
 #include <atomic>
 #include <chrono>
@@ -27,6 +28,9 @@ struct ApiContext {
     db::BotRegistry& bots;
     db::DemandSchedules& schedules;
     db::ProviderCallEvents& providerEvents;
+    // Webhooks and call events go through here: applied, or spooled when
+    // the database cannot take them in time.
+    db::EventIntake& intake;
     const db::Clock& clock;
     JsonLog& log;
     std::chrono::milliseconds requestDeadline{2000};
@@ -35,25 +39,24 @@ struct ApiContext {
     // signatures cover the URL as the provider saw it. Empty: taken from the
     // request's Host header, as http.
     std::string publicUrl{};
-    // Provider status callbacks wait longer for a locked database than API
-    // writes: Twilio does not retry a 5xx, so a 503 loses the event, and it
-    // waits up to 15 s for an answer.
-    std::chrono::milliseconds webhookDeadline{10000};
 
     // Per-process counts of what the database never saw (GET /v1/usage).
     struct Counters {
         // inbound calls answered <Reject> because the database did not
         // answer within the request deadline
         std::atomic<int64_t> gateDatabaseRejects{0};
+        // admissions refused 503 database_unavailable (nothing written)
+        std::atomic<int64_t> admissionsRefusedUnavailable{0};
+        // events answered 503 because they could be neither applied nor spooled
+        std::atomic<int64_t> eventsRefusedSpoolFull{0};
+        // events answered 202 spooled
+        std::atomic<int64_t> eventsSpooled{0};
     };
     Counters counters{};
     WebhookRejections webhookRejections{};
     ConnectionCounters connectionCounters{};
 
     db::Deadline deadline() const { return std::chrono::steady_clock::now() + requestDeadline; }
-    db::Deadline webhookDeadlineFromNow() const {
-        return std::chrono::steady_clock::now() + std::max(requestDeadline, webhookDeadline);
-    }
 };
 
 }  // namespace calltrack::api

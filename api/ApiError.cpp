@@ -40,6 +40,20 @@ ApiError ApiError::fromEngine(const db::EngineError& e) {
             out.retryAfterMs = 1000;
             return out;
         }
+        case ErrorCode::database_unavailable: {
+            ApiError out(503, "database_unavailable", e.what());
+            out.retryAfterMs = 1000;
+            return out;
+        }
+        case ErrorCode::spool_full:
+        case ErrorCode::spool_unwritable: {
+            ApiError out(503, std::string(nameOf(e.code())),
+                         std::string("the database could not take the event in time and the "
+                                     "intake spool could not either: ") +
+                             e.what());
+            out.retryAfterMs = 1000;
+            return out;
+        }
         case ErrorCode::shutting_down: {
             ApiError out(503, "shutting_down", e.what());
             out.retryAfterMs = 1000;

@@ -76,6 +76,7 @@ ItemReply replyFor(std::exception_ptr error, const std::string& requestId) {
     } catch (const ApiError& e) {
         return errorReply(e, requestId);
     } catch (const db::EngineError& e) {
+        if (auto refusal = CallMessages::unavailable(e)) return errorReply(*refusal, requestId);
         ApiError mapped = ApiError::fromEngine(e);
         if (e.code() == db::ErrorCode::not_found)
             mapped = ApiError::notFound("call_not_found", e.what());
@@ -115,7 +116,9 @@ void addBatchRoute(Router& router, ApiContext& ctx) {
                     replies[i] = replyFor(std::current_exception(), itemId);
                 }
             }
-            auto results = ctx.database.writer().runAll<ItemReply>(std::move(work), ctx.deadline());
+            auto results = CallMessages::admitOrRefuse(ctx, [&] {
+                return ctx.database.writer().runAll<ItemReply>(std::move(work), ctx.deadline());
+            });
             for (size_t k = 0; k < queued.size(); ++k) {
                 const size_t i = queued[k];
                 replies[i] = results[k].first ? std::move(*results[k].first)

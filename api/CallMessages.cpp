@@ -147,4 +147,38 @@ nlohmann::json CallMessages::eventBody(const db::EventResult& r) {
     return body;
 }
 
+std::optional<ApiError> CallMessages::unavailable(const db::EngineError& e) {
+    using db::ErrorCode;
+    const char* reason = nullptr;
+    switch (e.code()) {
+        case ErrorCode::busy:
+        case ErrorCode::deadline_exceeded:
+            reason = "locked";
+            break;
+        case ErrorCode::storage_failure:
+            reason = "storage_failure";
+            break;
+        case ErrorCode::database_unavailable:
+            reason = "breaker_open";
+            break;
+        default:
+            return std::nullopt;
+    }
+    ApiError out(503, "database_unavailable",
+                 std::string("the database could not take the admission in time; nothing was "
+                             "written; retry: ") +
+                     e.what());
+    out.retryAfterMs = 1000;
+    out.extra["reason"] = reason;
+    return out;
+}
+
+nlohmann::json CallMessages::spooledBody(const db::IntakeOutcome& o) {
+    return {{"outcome", "spooled"},
+            {"call", nullptr},
+            {"spool_key", o.spoolKey},
+            {"detail", "the database could not take the event in time (" + o.why +
+                           "); it is stored durably and will be applied in arrival order"}};
+}
+
 }  // namespace calltrack::api

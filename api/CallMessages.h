@@ -3,11 +3,14 @@
 // single endpoints (CallRoutes) and POST /v1/calls:batch (BatchRoute), so an
 // item of a batch reads and answers exactly like its single request.
 
+#include <optional>
+#include "api/ApiContext.h"
 #include "api/ApiError.h"
 #include "api/JsonBody.h"
 #include "api/RequestContext.h"
 #include "db/AdmissionEngine.h"
 #include "db/CallLifecycle.h"
+#include "db/spool/EventIntake.h"
 
 #include <nlohmann/json.hpp>
 
@@ -44,7 +47,26 @@ class CallMessages {
     static ApiError refusal(const db::AdmitResult& r, const std::string& clientId);
     // 409 call_already_ended, with the ended call in the body.
     static ApiError alreadyEnded(const db::AdmitResult& r);
+    // An admission the database could not take (locked past the deadline,
+    // failing, breaker open): 503 database_unavailable with Retry-After and
+    // a "reason"; nothing was written. Other errors: nothing.
+    static std::optional<ApiError> unavailable(const db::EngineError& e);
+    // Runs an admission; its database trouble is counted and answered as
+    // unavailable() says.
+    template <class F>
+    static auto admitOrRefuse(ApiContext& ctx, F&& fn) {
+        try {
+            return fn();
+        } catch (const db::EngineError& e) {
+            auto refusal = unavailable(e);
+            if (!refusal) throw;
+            ++ctx.counters.admissionsRefusedUnavailable;
+            throw *refusal;
+        }
+    }
     static nlohmann::json eventBody(const db::EventResult& r);
+    // 202: the event is in the intake spool, to be applied later.
+    static nlohmann::json spooledBody(const db::IntakeOutcome& o);
 };
 
 }  // namespace calltrack::api

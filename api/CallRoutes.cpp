@@ -1,6 +1,7 @@
 #include "api/ApiError.h"
 #include "api/CallMessages.h"
 #include "api/Hmac.h"
+#include "api/IntakeReply.h"
 #include "api/JsonBody.h"
 #include "api/ResourceJson.h"
 #include "api/Routes.h"
@@ -30,7 +31,8 @@ void admitOnce(ApiContext& ctx, const httplib::Request& req, httplib::Response& 
     JsonBody body(req.get_header_value("Content-Type"), req.body);
     rc.client = body.text("client_id", 64);
     const auto admit = CallMessages::admitRequest(body, rc);
-    const auto r = ctx.admission.admit(admit, ctx.deadline());
+    const auto r = CallMessages::admitOrRefuse(
+        ctx, [&] { return ctx.admission.admit(admit, ctx.deadline()); });
     if (r.outcome == db::AdmitResult::Outcome::refused)
         throw CallMessages::refusal(r, admit.clientId);
     if (r.outcome == db::AdmitResult::Outcome::already_ended) {
@@ -88,14 +90,21 @@ void sendEventResult(httplib::Response& res, RequestContext& rc, const db::Event
     sendJson(res, 200, CallMessages::eventBody(r));
 }
 
+// Applied (200 with the outcome) or spooled (202).
+template <class F>
+void sendIntake(ApiContext& ctx, httplib::Response& res, RequestContext& rc, F&& fn) {
+    const auto o = intakeOrRefuse(ctx, [&] { return onCall(fn); });
+    if (o.spooled) return sendSpooled(ctx, res, rc, o);
+    sendEventResult(res, rc, *o.result);
+}
+
 RouteHandler postEvent(ApiContext& ctx, CallRefOf refOf) {
     return [&ctx, refOf](const httplib::Request& req, httplib::Response& res, const RouteParams& p,
                          RequestContext& rc) {
         JsonBody body(req.get_header_value("Content-Type"), req.body);
         const auto ev = CallMessages::statusEvent(body, refOf(rc, p));
         rc.call = ev.call.id;
-        sendEventResult(res, rc,
-                        onCall([&] { return ctx.lifecycle.applyStatus(ev, ctx.deadline()); }));
+        sendIntake(ctx, res, rc, [&] { return ctx.intake.status(ev, ctx.deadline()); });
     };
 }
 
@@ -106,8 +115,9 @@ RouteHandler postHeartbeat(ApiContext& ctx, CallRefOf refOf) {
         body.allowOnly({});
         const auto ref = refOf(rc, p);
         rc.call = ref.id;
-        sendEventResult(
-            res, rc, onCall([&] { return ctx.lifecycle.heartbeat(ref, "api", ctx.deadline()); }));
+        sendIntake(ctx, res, rc, [&] {
+            return ctx.intake.heartbeat(db::HeartbeatRequest{ref, "api"}, ctx.deadline());
+        });
     };
 }
 
@@ -117,7 +127,7 @@ RouteHandler postEnd(ApiContext& ctx, CallRefOf refOf) {
         JsonBody body(req.get_header_value("Content-Type"), req.body, true);
         const auto end = CallMessages::endRequest(body, refOf(rc, p));
         rc.call = end.call.id;
-        sendEventResult(res, rc, onCall([&] { return ctx.lifecycle.end(end, ctx.deadline()); }));
+        sendIntake(ctx, res, rc, [&] { return ctx.intake.end(end, ctx.deadline()); });
     };
 }
 
@@ -177,26 +187,29 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
             std::optional<ApiError> refusal;
             bool botShortage = false;
             std::optional<int64_t> callId;  // set only once the operation committed
-            const auto outcome = idempotency->runOnce(
-                scope, key, sha256Hex(req.body),
-                [&](db::Connection& c, int64_t now) -> db::IdempotencyStore::Response {
-                    // Reset: what one run decides must not leak into another.
-                    refusal.reset();
-                    botShortage = false;
-                    callId.reset();
-                    const auto r = db::AdmissionEngine::admitIn(c, now, admit);
-                    botShortage = r.botShortage;
-                    if (r.call) callId = r.call->id;
-                    if (r.outcome == db::AdmitResult::Outcome::refused)
-                        refusal = CallMessages::refusal(r, admit.clientId);
-                    else if (r.outcome == db::AdmitResult::Outcome::already_ended)
-                        refusal = CallMessages::alreadyEnded(r);
-                    // A refusal is an answer too: stored, and replayed.
-                    if (refusal)
-                        return {refusal->status, ApiError::body(*refusal, rc.requestId).dump()};
-                    return {CallMessages::admittedStatus(r), CallMessages::admittedBody(r).dump()};
-                },
-                ctx.deadline());
+            const auto outcome = CallMessages::admitOrRefuse(ctx, [&] {
+                return idempotency->runOnce(
+                    scope, key, sha256Hex(req.body),
+                    [&](db::Connection& c, int64_t now) -> db::IdempotencyStore::Response {
+                        // Reset: what one run decides must not leak into another.
+                        refusal.reset();
+                        botShortage = false;
+                        callId.reset();
+                        const auto r = db::AdmissionEngine::admitIn(c, now, admit);
+                        botShortage = r.botShortage;
+                        if (r.call) callId = r.call->id;
+                        if (r.outcome == db::AdmitResult::Outcome::refused)
+                            refusal = CallMessages::refusal(r, admit.clientId);
+                        else if (r.outcome == db::AdmitResult::Outcome::already_ended)
+                            refusal = CallMessages::alreadyEnded(r);
+                        // A refusal is an answer too: stored, and replayed.
+                        if (refusal)
+                            return {refusal->status, ApiError::body(*refusal, rc.requestId).dump()};
+                        return {CallMessages::admittedStatus(r),
+                                CallMessages::admittedBody(r).dump()};
+                    },
+                    ctx.deadline());
+            });
             if (botShortage) ctx.admission.reportBotShortage(admit.clientId);
             if (callId) rc.call = *callId;
             using Kind = db::IdempotencyStore::Outcome::Kind;

@@ -118,28 +118,38 @@ void addClientRoutes(Router& router, ApiContext& ctx) {
             sendJson(res, 200, {{"global", {{"max_concurrent", g.limit}, {"active", g.active}}}});
         });
 
-    router.add("GET", "/v1/usage",
-               [&ctx](const httplib::Request&, httplib::Response& res, const RouteParams&,
-                      RequestContext& rc) {
-                   const int64_t since = ctx.clock.nowMs() - 60'000;
-                   const std::string* only =
-                       rc.principal.isAdmin() ? nullptr : &rc.principal.clientId;
-                   auto report = ctx.database.readers().read(
-                       [&](db::Connection& c) { return db::UsageQueries::report(c, since, only); });
-                   auto body = ResourceJson::usageReport(report);
-                   // This process's own count: the database never saw these.
-                   body["inbound_gate"] = {
-                       {"database_unavailable_rejects", ctx.counters.gateDatabaseRejects.load()}};
-                   // Unauthenticated, so never in the database: this process's counts.
-                   body["webhook_rejections"] = ctx.webhookRejections.snapshot();
-                   body["log"] = {{"dropped_lines", ctx.log.dropped()}};
-                   const auto& conn = ctx.connectionCounters;
-                   body["connections"] = {{"open", conn.open.load()},
-                                          {"overloaded", conn.overloaded.load()},
-                                          {"request_timeouts", conn.requestTimeouts.load()},
-                                          {"idle_closed_early", conn.idleClosedEarly.load()}};
-                   sendJson(res, 200, body);
-               });
+    router.add(
+        "GET", "/v1/usage",
+        [&ctx](const httplib::Request&, httplib::Response& res, const RouteParams&,
+               RequestContext& rc) {
+            const int64_t since = ctx.clock.nowMs() - 60'000;
+            const std::string* only = rc.principal.isAdmin() ? nullptr : &rc.principal.clientId;
+            auto report = ctx.database.readers().read(
+                [&](db::Connection& c) { return db::UsageQueries::report(c, since, only); });
+            auto body = ResourceJson::usageReport(report);
+            // This process's own count: the database never saw these.
+            body["inbound_gate"] = {
+                {"database_unavailable_rejects", ctx.counters.gateDatabaseRejects.load()}};
+            // Unauthenticated, so never in the database: this process's counts.
+            body["webhook_rejections"] = ctx.webhookRejections.snapshot();
+            body["log"] = {{"dropped_lines", ctx.log.dropped()}};
+            const auto& conn = ctx.connectionCounters;
+            body["connections"] = {{"open", conn.open.load()},
+                                   {"overloaded", conn.overloaded.load()},
+                                   {"request_timeouts", conn.requestTimeouts.load()},
+                                   {"idle_closed_early", conn.idleClosedEarly.load()}};
+            // Database trouble as this process met it.
+            body["database"] = {
+                {"breaker", ResourceJson::breaker(ctx.database.writer().breaker().snapshot())},
+                {"admissions_refused_unavailable",
+                 ctx.counters.admissionsRefusedUnavailable.load()}};
+            auto spool = ResourceJson::spool(ctx.intake.spool().stats(),
+                                             ctx.intake.spool().options(), ctx.clock.nowMs());
+            spool["spooled_answers"] = ctx.counters.eventsSpooled.load();
+            spool["refused_answers"] = ctx.counters.eventsRefusedSpoolFull.load();
+            body["spool"] = std::move(spool);
+            sendJson(res, 200, body);
+        });
 }
 
 }  // namespace calltrack::api

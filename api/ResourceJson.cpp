@@ -162,4 +162,41 @@ nlohmann::json ResourceJson::warmPool(const db::WarmPoolStatus& s) {
             {"why", s.why}};
 }
 
+nlohmann::json ResourceJson::spool(const db::SpoolStats& s, const db::SpoolOptions& o,
+                                   int64_t nowMs) {
+    nlohmann::json out = {{"directory", o.directory},
+                          {"pending_records", s.pendingRecords},
+                          {"pending_bytes", s.pendingBytes},
+                          {"oldest_pending_at", nullptr},
+                          {"oldest_pending_age_ms", nullptr},
+                          {"host_bytes", s.hostBytes},
+                          {"other_process_bytes", s.otherProcessBytes},
+                          {"max_bytes", o.maxBytes},
+                          {"max_age_ms", o.maxAgeMs},
+                          {"appended", s.appended},
+                          {"applied", s.consumed},
+                          {"refused_full", s.refusedFull},
+                          {"write_failures", s.writeFailures},
+                          {"writable", s.writable},
+                          {"segments_adopted", s.segmentsAdopted},
+                          {"corrupt_regions", s.corruptRegions},
+                          {"torn_tails", s.tornTails}};
+    if (s.oldestPendingAtMs) {
+        out["oldest_pending_at"] = db::isoTime(*s.oldestPendingAtMs);
+        out["oldest_pending_age_ms"] = std::max<int64_t>(0, nowMs - *s.oldestPendingAtMs);
+    }
+    return out;
+}
+
+nlohmann::json ResourceJson::breaker(const db::DatabaseBreaker::Snapshot& b) {
+    return {
+        {"state", db::nameOf(b.state)},
+        {"changed_at",
+         b.changedAtMs > 0 ? nlohmann::json(db::isoTime(b.changedAtMs)) : nlohmann::json(nullptr)},
+        {"last_error", b.lastError.empty() ? nlohmann::json(nullptr) : nlohmann::json(b.lastError)},
+        {"consecutive_failures", b.consecutiveFailures},
+        {"opened", b.opened},
+        {"rejected", b.rejected}};
+}
+
 }  // namespace calltrack::api

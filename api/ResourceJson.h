@@ -6,8 +6,10 @@
 #include "db/Bot.h"
 #include "db/Call.h"
 #include "db/Client.h"
+#include "db/DatabaseBreaker.h"
 #include "db/UsageQueries.h"
 #include "db/WarmPoolPlanner.h"
+#include "db/spool/IntakeSpool.h"
 
 #include <nlohmann/json.hpp>
 
@@ -22,6 +24,10 @@ class ResourceJson {
     static nlohmann::json bot(const db::Bot& bot);
     static nlohmann::json schedule(const db::DemandSchedule& schedule);
     static nlohmann::json warmPool(const db::WarmPoolStatus& status);
+    // This process's view of the intake spool and of its database breaker.
+    static nlohmann::json spool(const db::SpoolStats& stats, const db::SpoolOptions& options,
+                                int64_t nowMs);
+    static nlohmann::json breaker(const db::DatabaseBreaker::Snapshot& breaker);
 };
 
 }  // namespace calltrack::api

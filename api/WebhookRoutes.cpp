@@ -1,12 +1,16 @@
 // Provider webhooks. They authenticate by signature (not by bearer token),
 // are applied through the same lifecycle as API events, and answer 200 for
-// anything verified (also unknown calls), so that providers stop retrying.
+// anything verified (also unknown calls), so that providers stop retrying;
+// 202 "spooled" when the database could not take it in time (EventIntake):
+// Twilio does not retry a 5xx status callback, so a 503 would lose it.
 // A bad signature or unknown account answers 403 and is counted in memory
 // (WebhookRejections), never written: nothing unauthenticated reaches the
 // database.
 
 #include "api/ApiError.h"
+#include "api/CallMessages.h"
 #include "api/FormBody.h"
+#include "api/IntakeReply.h"
 #include "api/JsonBody.h"
 #include "api/ResourceJson.h"
 #include "api/Routes.h"
@@ -131,7 +135,10 @@ void addWebhookRoutes(Router& router, ApiContext& ctx) {
                 ev.eventId = "twilio:" + token.substr(0, 200);
                 rc.log["event_id"] = *ev.eventId;
             }
-            const auto r = ctx.providerEvents.applyTwilio(ev, ctx.webhookDeadlineFromNow());
+            const auto o =
+                intakeOrRefuse(ctx, [&] { return ctx.intake.twilio(ev, ctx.deadline()); });
+            if (o.spooled) return sendSpooled(ctx, res, rc, o);
+            const auto& r = *o.result;
             if (r.call) {
                 rc.client = r.call->clientId;
                 rc.call = r.call->id;
@@ -197,7 +204,10 @@ void addWebhookRoutes(Router& router, ApiContext& ctx) {
             ev.eventId = "generic:" + id.substr(0, 200);
             ev.source = "generic";
             rc.log["event_id"] = *ev.eventId;
-            const auto r = ctx.lifecycle.applyStatus(ev, ctx.webhookDeadlineFromNow());
+            const auto o =
+                intakeOrRefuse(ctx, [&] { return ctx.intake.status(ev, ctx.deadline()); });
+            if (o.spooled) return sendSpooled(ctx, res, rc, o);
+            const auto& r = *o.result;
             if (r.call) rc.call = r.call->id;
             rc.log["outcome"] = db::nameOf(r.outcome);
             if (!r.detail.empty()) rc.log["detail"] = r.detail;

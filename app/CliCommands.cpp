@@ -198,6 +198,8 @@ int runCli(int argc, char** argv) {
         ->envname("CALLTRACK_MAX_CONNECTIONS")
         ->check(CLI::Range(8, 8192))
         ->capture_default_str();
+    int64_t spoolMaxMb = static_cast<int64_t>(serve.spool.maxBytes / (1024 * 1024));
+    int64_t spoolMaxAgeS = serve.spool.maxAgeMs / 1000;
     int requestTimeoutMs = static_cast<int>(serve.http.connections.requestTimeout.count());
     serveCmd
         ->add_option("--request-timeout-ms", requestTimeoutMs,
@@ -237,6 +239,25 @@ int runCli(int argc, char** argv) {
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
         ->capture_default_str();
     serveCmd
+        ->add_option("--spool-dir", serve.spool.directory,
+                     "the intake spool's directory, for events the database cannot take in time "
+                     "(default: the database path + \"-spool\"; local disk, like the database)")
+        ->envname("CALLTRACK_SPOOL_DIR");
+    serveCmd
+        ->add_option("--spool-max-mb", spoolMaxMb,
+                     "the intake spool holds at most this much (all processes' files); then events "
+                     "the database cannot take are answered 503")
+        ->envname("CALLTRACK_SPOOL_MAX_MB")
+        ->check(CLI::Range(1, 1024 * 1024))
+        ->capture_default_str();
+    serveCmd
+        ->add_option("--spool-max-age-s", spoolMaxAgeS,
+                     "once the oldest record waiting in the spool is older than this, new events "
+                     "the database cannot take are answered 503")
+        ->envname("CALLTRACK_SPOOL_MAX_AGE_S")
+        ->check(CLI::Range(1, 30 * 24 * 3600))
+        ->capture_default_str();
+    serveCmd
         ->add_option("--reaper-interval-ms", reaperIntervalMs, "how often expired calls are ended")
         ->check(CLI::Range(10, 60000))
         ->capture_default_str();
@@ -273,6 +294,8 @@ int runCli(int argc, char** argv) {
             }
             serve.requestDeadline = std::chrono::milliseconds(requestDeadlineMs);
             serve.http.connections.requestTimeout = std::chrono::milliseconds(requestTimeoutMs);
+            serve.spool.maxBytes = static_cast<uint64_t>(spoolMaxMb) * 1024 * 1024;
+            serve.spool.maxAgeMs = spoolMaxAgeS * 1000;
             serve.http.connections.keepAliveIdle = std::chrono::milliseconds(keepAliveMs);
             while (!serve.publicUrl.empty() && serve.publicUrl.back() == '/')
                 serve.publicUrl.pop_back();

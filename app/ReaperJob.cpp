@@ -47,7 +47,14 @@ int ReaperJob::runOnce() {
         log_.info(held ? "reaper lease taken: this process reaps" : "reaper lease lost",
                   {{"holder", lease_.holder()}});
     }
-    return held ? reapAll() : 0;
+    if (!held) return 0;
+    const bool hold = options_.holdWhile && options_.holdWhile();
+    if (hold != holding_) {
+        holding_ = hold;
+        log_.info(hold ? "reaper waits: events are waiting in the intake spool"
+                       : "reaper goes on: the intake spool is drained");
+    }
+    return hold ? 0 : reapAll();
 }
 
 void ReaperJob::start() {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -21,6 +22,9 @@ namespace calltrack::app {
 struct ReaperOptions {
     std::chrono::milliseconds interval{1000};
     int batch = 500;  // calls ended per transaction: bounds how long one batch holds the writer
+    // While this says so the reaper ends nothing: events waiting in the
+    // intake spool may end (or extend) the very calls it would time out.
+    std::function<bool()> holdWhile{};
 };
 
 class ReaperJob {
@@ -50,6 +54,7 @@ class ReaperJob {
     std::atomic<bool> stopping_{false};
     std::vector<int64_t> unendable_;  // the reaper thread's (or start-up's) own
     std::atomic<int64_t> unendableTotal_{0};
+    bool holding_ = false;  // the reaper thread's own: logged when it changes
 };
 
 }  // namespace calltrack::app

@@ -1,6 +1,7 @@
 #include "app/ServeCommand.h"
 
 #include "app/ReaperJob.h"
+#include "app/SpoolReplayJob.h"
 #include "db/AdmissionEngine.h"
 #include "db/BotRegistry.h"
 #include "db/CallLifecycle.h"
@@ -54,15 +55,52 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     db::ProviderCallEvents providerEvents(database.writer(), clock);
     db::LeaderLease lease(database.writer(), clock, "reaper", db::LeaderLease::processHolderId(),
                           options.leaseTtlMs);
-    ReaperJob reaper(lifecycle, lease, log,
-                     ReaperOptions{options.reaperInterval, options.reaperBatch});
+    auto spoolOptions = options.spool;
+    if (spoolOptions.directory.empty())
+        spoolOptions.directory = db::SpoolOptions::directoryFor(dbOptions.path);
+    std::unique_ptr<db::IntakeSpool> spool;
+    try {
+        spool = std::make_unique<db::IntakeSpool>(spoolOptions, clock);
+    } catch (const db::EngineError& e) {
+        log.error(e.what());
+        return 2;
+    }
+    db::EventIntake intake(database.writer(), clock, *spool);
+    database.writer().breaker().onChange([&log](db::DatabaseBreaker::State from,
+                                                db::DatabaseBreaker::State to,
+                                                const std::string& why) {
+        nlohmann::json fields = {{"from", db::nameOf(from)}, {"to", db::nameOf(to)}, {"why", why}};
+        if (to == db::DatabaseBreaker::State::open) {
+            log.warn(
+                "database breaker open: writes are answered at once (events spooled, "
+                "admissions refused) until a probe succeeds",
+                std::move(fields));
+        } else {
+            log.info("database breaker " + std::string(db::nameOf(to)), std::move(fields));
+        }
+    });
+    // Orphaned spool segments (a process that crashed) first: their events
+    // may end calls the start-up reap would otherwise time out.
+    spool->scan();
+    ReaperOptions reaperOptions{options.reaperInterval, options.reaperBatch,
+                                [&spool] { return spool->pendingOnHost(); }};
+    ReaperJob reaper(lifecycle, lease, log, reaperOptions);
+    SpoolReplayJob spoolReplay(intake, database.writer(), log, options.spoolReplayInterval);
 
     // The port first: a second serve on a port in use must exit with one
     // line before it takes a lease or runs a job.
-    api::ApiContext api{
-        database,         admission,      lifecycle, clients, bots,
-        schedules,        providerEvents, clock,     log,     options.requestDeadline,
-        options.publicUrl};
+    api::ApiContext api{database,
+                        admission,
+                        lifecycle,
+                        clients,
+                        bots,
+                        schedules,
+                        providerEvents,
+                        intake,
+                        clock,
+                        log,
+                        options.requestDeadline,
+                        options.publicUrl};
     std::unique_ptr<api::HttpServer> http;
     try {
         http = std::make_unique<api::HttpServer>(api, options.http);
@@ -75,10 +113,11 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     // tries again every interval).
     int reaped = 0;
     try {
-        reaped = reaper.reapAll();
+        if (!spool->pendingOnHost()) reaped = reaper.reapAll();
     } catch (const db::EngineError& e) {
         log.warn("start-up reap failed; the reaper retries every interval", {{"error", e.what()}});
     }
+    spoolReplay.start();
     reaper.start();
     // Idempotency keys and provider events kept for a call that never came
     // are kept 24 h; ended calls, their events and bot events
@@ -125,6 +164,7 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
               {"db", dbOptions.path},
               {"synchronous", dbOptions.durability == db::Durability::full ? "full" : "normal"},
               {"timed_out_at_start", reaped},
+              {"spool", spoolOptions.directory},
               {"holder", lease.holder()},
               {"warmup_concurrency", options.warmup.concurrency}});
 
@@ -150,6 +190,7 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     warmups.stop();
     keyPurge.stop();
     reaper.stop();
+    spoolReplay.stop();
     database.writer().stop();
     const auto stats = database.writer().stats();
     log.info("stopped", {{"commits", stats.commits}, {"writes", stats.ops}});

@@ -9,6 +9,7 @@
 #include "api/JsonLog.h"
 #include "app/WarmupScheduler.h"
 #include "db/Database.h"
+#include "db/spool/IntakeSpool.h"
 
 #include <chrono>
 
@@ -26,6 +27,9 @@ struct ServeOptions {
     int64_t leaseTtlMs = 5000;
     std::chrono::milliseconds shutdownGrace{10000};  // for in-flight requests at SIGTERM
     WarmupSchedulerOptions warmup{};                 // --warmup-concurrency
+    // The intake spool; its directory defaults to "<db>-spool".
+    db::SpoolOptions spool{};
+    std::chrono::milliseconds spoolReplayInterval{200};
 };
 
 // Blocks SIGINT/SIGTERM in the calling thread (and so in every thread it

@@ -139,12 +139,20 @@ const char* nameOf(EventOutcome outcome) {
     return "applied";
 }
 
-EventResult CallLifecycle::applyStatus(StatusEvent event, Deadline deadline) {
+void CallLifecycle::validate(const CallRef& call) {
+    validateRef(call);
+}
+
+void CallLifecycle::validate(const StatusEvent& event) {
     validateRef(event.call);
     if (event.status == CallState::reserved) {
         throw EngineError(ErrorCode::invalid_argument,
                           "status reserved is set by admission, not by events");
     }
+}
+
+EventResult CallLifecycle::applyStatus(StatusEvent event, Deadline deadline) {
+    validate(event);
     return writer_.run([&](Connection& c) { return applyStatusIn(c, clock_.nowMs(), event); },
                        deadline);
 }

@@ -82,6 +82,11 @@ class CallLifecycle {
     // Up to maxCalls expired calls after `after`, each in its own savepoint.
     ReapBatch reapBatch(int maxCalls, ReapCursor after, Deadline deadline = noDeadline());
 
+    // What applyStatus / heartbeat / end check before they write
+    // (EngineError invalid_argument).
+    static void validate(const StatusEvent& event);
+    static void validate(const CallRef& call);
+
     // Transaction bodies, for composing into batches.
     static EventResult applyStatusIn(Connection& c, int64_t nowMs, const StatusEvent& event);
     static EventResult heartbeatIn(Connection& c, int64_t nowMs, const CallRef& call,

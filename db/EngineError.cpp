@@ -22,6 +22,12 @@ std::string_view nameOf(ErrorCode code) {
             return "storage_unavailable";
         case ErrorCode::shutting_down:
             return "shutting_down";
+        case ErrorCode::database_unavailable:
+            return "database_unavailable";
+        case ErrorCode::spool_full:
+            return "spool_full";
+        case ErrorCode::spool_unwritable:
+            return "spool_unwritable";
         case ErrorCode::schema_too_new:
             return "schema_too_new";
         case ErrorCode::schema_too_old:

@@ -18,6 +18,9 @@ enum class ErrorCode {
     storage_failure,       // I/O error, disk full, out of memory: nothing was committed
     storage_unavailable,   // a read failed (I/O, locked schema, no read connection in time)
     shutting_down,         // the writer is stopping and takes no new work
+    database_unavailable,  // the database breaker is open: not tried, answered at once
+    spool_full,            // the intake spool is at its size or age bound
+    spool_unwritable,      // the intake spool's write or fsync failed
     schema_too_new,        // the database was written by a newer calltrack
     schema_too_old,        // the database needs `calltrack migrate`
     no_database,           // the database file does not exist

@@ -10,6 +10,12 @@ namespace calltrack::db {
 
 namespace {
 
+// The breaker's clock when none is injected (WriterOptions::breakerClock).
+const Clock& systemClock() {
+    static const SystemClock clock;
+    return clock;
+}
+
 // Errors after which SQLite may have rolled back the whole transaction (or
 // the connection cannot be trusted to go on with it): the batch fails whole.
 bool isBatchFatal(int primaryCode) {
@@ -45,7 +51,10 @@ EngineError storageError(const char* what, const SQLite::Exception& e) {
 }  // namespace
 
 GroupCommitWriter::GroupCommitWriter(const std::string& path, const WriterOptions& options)
-    : path_(path), options_(options), connection_(path, options.connection) {
+    : path_(path),
+      options_(options),
+      breaker_(options.breakerClock ? *options.breakerClock : systemClock(), options.breaker),
+      connection_(path, options.connection) {
     thread_ = std::thread([this] { loop(); });
 }
 
@@ -65,6 +74,14 @@ void GroupCommitWriter::stop() {
 WriterStats GroupCommitWriter::stats() const {
     std::lock_guard lock(mutex_);
     return stats_;
+}
+
+void GroupCommitWriter::checkBreaker() {
+    if (breaker_.allow()) return;
+    const auto snap = breaker_.snapshot();
+    throw EngineError(ErrorCode::database_unavailable,
+                      "the database failed the last writes (" + snap.lastError +
+                          "); not tried again until the breaker's next probe");
 }
 
 void GroupCommitWriter::enqueue(const std::vector<std::shared_ptr<PendingOp>>& ops) {
@@ -184,6 +201,7 @@ void GroupCommitWriter::runBatch(std::vector<std::shared_ptr<PendingOp>>& batch)
                 batchError = std::make_exception_ptr(storageError("BEGIN", e));
                 break;
             }
+            breaker_.failure("locked by another writer past the deadline");
             for (auto it = expired; it != live.end(); ++it) {
                 finish(**it, std::make_exception_ptr(EngineError(
                                  ErrorCode::deadline_exceeded,
@@ -235,6 +253,7 @@ void GroupCommitWriter::runBatch(std::vector<std::shared_ptr<PendingOp>>& batch)
     }
     if (batchError && !connection_.inAutocommit()) connection_.handle().tryExec("ROLLBACK");
 
+    std::optional<std::string> storageTrouble;
     {
         std::lock_guard lock(mutex_);
         if (batchError) {
@@ -243,6 +262,8 @@ void GroupCommitWriter::runBatch(std::vector<std::shared_ptr<PendingOp>>& batch)
                 std::rethrow_exception(batchError);
             } catch (const EngineError& e) {
                 if (e.code() == ErrorCode::busy) ++stats_.busyBatches;
+                if (e.code() == ErrorCode::busy || e.code() == ErrorCode::storage_failure)
+                    storageTrouble = e.what();
             } catch (...) {
             }
         } else {
@@ -250,6 +271,11 @@ void GroupCommitWriter::runBatch(std::vector<std::shared_ptr<PendingOp>>& batch)
             stats_.ops += live.size();
             stats_.largestBatch = std::max<uint64_t>(stats_.largestBatch, live.size());
         }
+    }
+    if (!batchError) {
+        breaker_.success();
+    } else if (storageTrouble) {
+        breaker_.failure(*storageTrouble);
     }
     for (auto& op : live) {
         // On a failed batch every op fails, including those whose own part

@@ -18,9 +18,13 @@
 //    previous batch was committing;
 //  * an op that has not started by its deadline is not run at all, so a
 //    caller that was told "deadline_exceeded" can rely on nothing having
-//    happened.
+//    happened;
+//  * while the breaker (DatabaseBreaker) is open, run() throws
+//    database_unavailable at once and nothing is queued; every batch
+//    reports its outcome to it.
 
 #include "db/Connection.h"
+#include "db/DatabaseBreaker.h"
 #include "db/EngineError.h"
 
 #include <chrono>
@@ -46,6 +50,8 @@ inline Deadline noDeadline() {
 struct WriterOptions {
     ConnectionOptions connection;
     size_t maxBatch = 512;
+    DatabaseBreaker::Options breaker{};
+    const Clock* breakerClock = nullptr;  // the system clock if none
 };
 
 struct WriterStats {
@@ -69,6 +75,7 @@ class GroupCommitWriter {
     template <class F>
     auto run(F&& fn, Deadline deadline = noDeadline()) -> std::invoke_result_t<F, Connection&> {
         using R = std::invoke_result_t<F, Connection&>;
+        checkBreaker();
         auto op = std::make_shared<TypedOp<R, std::decay_t<F>>>(std::forward<F>(fn), deadline);
         enqueue({op});
         await(*op);
@@ -81,6 +88,7 @@ class GroupCommitWriter {
     std::vector<std::pair<std::optional<R>, std::exception_ptr>> runAll(
         std::vector<std::function<R(Connection&)>> fns, Deadline deadline = noDeadline()) {
         using Op = TypedOp<R, std::function<R(Connection&)>>;
+        checkBreaker();
         std::vector<std::shared_ptr<Op>> ops;
         std::vector<std::shared_ptr<PendingOp>> pending;
         for (auto& fn : fns) {
@@ -104,6 +112,7 @@ class GroupCommitWriter {
     void stop();
     WriterStats stats() const;
     const std::string& path() const { return path_; }
+    DatabaseBreaker& breaker() { return breaker_; }
 
   private:
     enum class Phase { queued, running, done, cancelled };
@@ -136,6 +145,7 @@ class GroupCommitWriter {
         std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> result{};
     };
 
+    void checkBreaker();
     void enqueue(const std::vector<std::shared_ptr<PendingOp>>& ops);
     void await(PendingOp& op);
     void loop();
@@ -145,6 +155,7 @@ class GroupCommitWriter {
 
     std::string path_;
     WriterOptions options_;
+    DatabaseBreaker breaker_;
     Connection connection_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;

@@ -596,6 +596,16 @@ BEGIN
     SELECT RAISE(ABORT, 'calltrack: only calls ended longer than settings.retention_hours ago are purged');
 END;
 )calltrack_sql",
+        // 4 -> 5
+        R"calltrack_sql(
+-- v4 -> v5: database trouble (issue 10). Additive: the intake spool's ledger.
+CREATE TABLE spool_applied (
+    key        TEXT PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 64),
+    applied_at INTEGER NOT NULL,
+    outcome    TEXT NOT NULL CHECK (length(outcome) BETWEEN 1 AND 200)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX spool_applied_age ON spool_applied (applied_at);
+)calltrack_sql",
     };
     return steps;
 }

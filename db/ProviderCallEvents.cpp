@@ -190,12 +190,16 @@ Call ProviderCallEvents::bind(CallRef call, std::string providerCallId, Deadline
         [&](Connection& c) { return bindIn(c, clock_.nowMs(), call, providerCallId); }, deadline);
 }
 
-EventResult ProviderCallEvents::applyTwilio(TwilioEvent event, Deadline deadline) {
+void ProviderCallEvents::validate(const TwilioEvent& event) {
     TextRules::requireIdentifier(event.accountSid, "AccountSid");
     TextRules::requireIdentifier(event.callSid, "CallSid");
     if (event.status == CallState::reserved || event.status == CallState::timed_out) {
         throw EngineError(ErrorCode::invalid_argument, "not a provider status");
     }
+}
+
+EventResult ProviderCallEvents::applyTwilio(TwilioEvent event, Deadline deadline) {
+    validate(event);
     return writer_.run([&](Connection& c) { return applyTwilioIn(c, clock_.nowMs(), event); },
                        deadline);
 }

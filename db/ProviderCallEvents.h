@@ -47,6 +47,8 @@ class ProviderCallEvents {
     // Events kept for that id are applied; returns the call after them.
     Call bind(CallRef call, std::string providerCallId, Deadline deadline = noDeadline());
     EventResult applyTwilio(TwilioEvent event, Deadline deadline = noDeadline());
+    // What applyTwilio checks before it writes (EngineError invalid_argument).
+    static void validate(const TwilioEvent& event);
     // Kept events whose call has not come within this long are dropped (a
     // CallSid no dialer ever admitted or bound): the table stays bounded.
     static constexpr int64_t kKeepPendingMs = 24 * 3600 * 1000;

@@ -58,9 +58,17 @@ struct ApiFixture {
     db::DemandSchedules schedules{t.database->writer(), t.database->readers(), t.clock};
     db::ProviderCallEvents providerEvents{t.database->writer(), t.clock};
     api::JsonLog log{api::LogLevel::error, stderr};
-    api::ApiContext ctx{
-        *t.database, *t.admission,   *t.lifecycle, *t.clients, bots,
-        schedules,   providerEvents, t.clock,      log,        std::chrono::milliseconds(2000)};
+    api::ApiContext ctx{*t.database,
+                        *t.admission,
+                        *t.lifecycle,
+                        *t.clients,
+                        bots,
+                        schedules,
+                        providerEvents,
+                        *t.intake,
+                        t.clock,
+                        log,
+                        std::chrono::milliseconds(2000)};
     std::unique_ptr<api::HttpServer> server;
     std::unique_ptr<httplib::Client> client;
 };

@@ -32,6 +32,8 @@ TestDatabase::TestDatabase(db::DatabaseOptions o) : options(std::move(o)) {
 }
 
 void TestDatabase::reopen() {
+    intake.reset();
+    spool.reset();
     lifecycle.reset();
     admission.reset();
     clients.reset();
@@ -40,6 +42,9 @@ void TestDatabase::reopen() {
     clients = std::make_unique<db::ClientRegistry>(database->writer(), database->readers(), clock);
     admission = std::make_unique<db::AdmissionEngine>(database->writer(), clock);
     lifecycle = std::make_unique<db::CallLifecycle>(database->writer(), clock);
+    spool = std::make_unique<db::IntakeSpool>(
+        db::SpoolOptions{db::SpoolOptions::directoryFor(options.path)}, clock);
+    intake = std::make_unique<db::EventIntake>(database->writer(), clock, *spool);
 }
 
 }  // namespace calltrack::test

@@ -6,6 +6,8 @@
 #include "db/CallLifecycle.h"
 #include "db/ClientRegistry.h"
 #include "db/Database.h"
+#include "db/spool/EventIntake.h"
+#include "db/spool/IntakeSpool.h"
 
 #include <filesystem>
 #include <memory>
@@ -36,6 +38,9 @@ struct TestDatabase {
     std::unique_ptr<db::ClientRegistry> clients;
     std::unique_ptr<db::AdmissionEngine> admission;
     std::unique_ptr<db::CallLifecycle> lifecycle;
+    // The intake spool beside the database ("<db>-spool") and its intake.
+    std::unique_ptr<db::IntakeSpool> spool;
+    std::unique_ptr<db::EventIntake> intake;
 };
 
 }  // namespace calltrack::test

@@ -472,6 +472,7 @@ TEST_CASE("every webhook delivery's log line names the CallSid, the call and the
                         f.bots,
                         f.schedules,
                         f.providerEvents,
+                        *f.t.intake,
                         f.t.clock,
                         log,
                         std::chrono::milliseconds(2000),

@@ -235,9 +235,17 @@ TEST_CASE("no token: loopback only") {
     db::DemandSchedules schedules(t.database->writer(), t.database->readers(), t.clock);
     db::ProviderCallEvents providerEvents(t.database->writer(), t.clock);
     api::JsonLog log{api::LogLevel::error, stderr};
-    api::ApiContext ctx{
-        *t.database, *t.admission,   *t.lifecycle, *t.clients, bots,
-        schedules,   providerEvents, t.clock,      log,        std::chrono::milliseconds(2000)};
+    api::ApiContext ctx{*t.database,
+                        *t.admission,
+                        *t.lifecycle,
+                        *t.clients,
+                        bots,
+                        schedules,
+                        providerEvents,
+                        *t.intake,
+                        t.clock,
+                        log,
+                        std::chrono::milliseconds(2000)};
     api::HttpOptions open;
     open.host = "0.0.0.0";
     open.port = 0;
@@ -316,9 +324,17 @@ TEST_CASE("a token in the database makes the server require authentication") {
     db::DemandSchedules schedules(t.database->writer(), t.database->readers(), t.clock);
     db::ProviderCallEvents providerEvents(t.database->writer(), t.clock);
     api::JsonLog log{api::LogLevel::error, stderr};
-    api::ApiContext ctx{
-        *t.database, *t.admission,   *t.lifecycle, *t.clients, bots,
-        schedules,   providerEvents, t.clock,      log,        std::chrono::milliseconds(2000)};
+    api::ApiContext ctx{*t.database,
+                        *t.admission,
+                        *t.lifecycle,
+                        *t.clients,
+                        bots,
+                        schedules,
+                        providerEvents,
+                        *t.intake,
+                        t.clock,
+                        log,
+                        std::chrono::milliseconds(2000)};
     api::HttpOptions options;
     options.host = "0.0.0.0";  // allowed: a token exists
     options.port = 0;
@@ -585,9 +601,11 @@ TEST_CASE(
     "(issue 9)") {
     // Client, limit, bot and schedule writes had no deadline: with a shell
     // holding BEGIN IMMEDIATE they waited out the busy timeout (5 s) and
-    // more. Now each is 503 database_busy with nothing written once its
-    // 300 ms deadline has passed. The bound checked is the busy timeout
-    // (a wait that would mean no deadline), not a speed.
+    // more. Now each is 503 with nothing written once its 300 ms deadline
+    // has passed: database_busy, until three failures in a row open the
+    // database breaker; then database_unavailable at once (issue 10). An
+    // admission is always database_unavailable. The bound checked is the
+    // busy timeout (a wait that would mean no deadline), not a speed.
     ApiFixture f(std::nullopt, "", 4, std::chrono::milliseconds(300));
     REQUIRE(f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 2}}).first == 201);
     SQLite::Database shell(f.t.options.path, SQLite::OPEN_READWRITE);
@@ -599,15 +617,18 @@ TEST_CASE(
         {"PUT", "/v1/bots/b1", {{"warmup_url", "http://127.0.0.1:9/warm"}}},
         {"POST", "/v1/calls", {{"client_id", "acme"}}},
     };
-    for (const auto& [method, path, body] : writes) {
+    for (size_t i = 0; i < writes.size(); ++i) {
+        const auto& [method, path, body] = writes[i];
         CAPTURE(path);
         const auto started = std::chrono::steady_clock::now();
         auto [status, reply] = f.call(method, path, body);
         const auto waited = std::chrono::steady_clock::now() - started;
         CHECK(status == 503);
-        checkErrorShape(reply, "database_busy");
+        checkErrorShape(reply,
+                        i < 3 && path != "/v1/calls" ? "database_busy" : "database_unavailable");
         CHECK(waited < std::chrono::milliseconds(f.t.options.busyTimeoutMs / 2));
     }
+    CHECK(f.call("GET", "/v1/usage").second["database"]["breaker"]["state"] == "open");
     shell.exec("ROLLBACK");
     CHECK(test::scalar(f.t, "SELECT count(*) FROM clients") == 1);
     CHECK(test::scalar(f.t, "SELECT max_concurrent FROM clients WHERE id = 'acme'") == 2);

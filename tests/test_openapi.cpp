@@ -155,8 +155,9 @@ struct OpenApiFixture {
     explicit OpenApiFixture(std::optional<std::string> adminToken = std::nullopt,
                             db::DatabaseOptions dbOptions = {},
                             std::chrono::milliseconds deadline = std::chrono::milliseconds(2000))
-        : t(dbOptions), ctx{*t.database, *t.admission,   *t.lifecycle, *t.clients, bots,
-                            schedules,   providerEvents, t.clock,      log,        deadline} {
+        : t(dbOptions), ctx{*t.database, *t.admission, *t.lifecycle,   *t.clients,
+                            bots,        schedules,    providerEvents, *t.intake,
+                            t.clock,     log,          deadline} {
         api::HttpOptions options;
         options.port = 0;
         options.threads = 4;
@@ -902,18 +903,28 @@ TEST_CASE("the live responses match the document's schemas") {
 
     {
         // Another connection holds the write lock past the busy timeout:
-        // writes answer 503 database_busy, /readyz 503 not_ready.
+        // admissions answer 503 database_unavailable, events 202 spooled,
+        // /readyz 200 degraded (the spool works); a write while the breaker
+        // is open is database_unavailable at once.
         db::DatabaseOptions options;
         options.busyTimeoutMs = 100;
         OpenApiFixture f(std::nullopt, options, std::chrono::milliseconds(300));
         CHECK(x(f, "PUT", "/v1/clients/acme", json{{"max_concurrent", 1}}).status == 201);
+        const int64_t id =
+            x(f, "POST", "/v1/calls", json{{"client_id", "acme"}}).body["call"]["id"];
         SQLite::Database holder(f.t.options.path, SQLite::OPEN_READWRITE);
         holder.exec("BEGIN IMMEDIATE");
         auto busy = x(f, "POST", "/v1/calls", json{{"client_id", "acme"}});
         CHECK(busy.status == 503);
-        CHECK(busy.code() == "database_busy");
+        CHECK(busy.code() == "database_unavailable");
+        CHECK(busy.body["reason"] == "locked");
         CHECK_FALSE(busy.header("Retry-After").empty());
-        CHECK(x(f, "GET", "/readyz").code() == "not_ready");
+        auto spooled = x(f, "POST", "/v1/calls/" + std::to_string(id) + "/end", json::object());
+        CHECK(spooled.status == 202);
+        CHECK(spooled.body["outcome"] == "spooled");
+        auto degraded = x(f, "GET", "/readyz");
+        CHECK(degraded.status == 200);
+        CHECK(degraded.body["status"] == "degraded");
         holder.exec("ROLLBACK");
         CHECK(x(f, "GET", "/readyz").status == 200);
     }
