@@ -4,6 +4,7 @@
 #include "app/BotCommands.h"
 #include "app/ExitCode.h"
 #include "app/ServeCommand.h"
+#include "app/SpoolCommands.h"
 #include "app/TextTable.h"
 #include "app/WarmPoolCommands.h"
 #include "app/WarmPoolOptions.h"
@@ -389,6 +390,7 @@ int runCli(int argc, char** argv) {
     const CliContext context{[&] { return common.databaseOptions(); }, action};
     addWarmPoolCommands(*clientCmd, context);
     addBotCommands(app, context);
+    addSpoolCommands(app, context);
 
     // limit global [N]
     auto* limitCmd = app.add_subcommand("limit", "show or set limits");

@@ -25,6 +25,7 @@ inline int exitCodeFor(db::ErrorCode code) {
             return kNotFound;
         case db::ErrorCode::busy:
         case db::ErrorCode::deadline_exceeded:
+        case db::ErrorCode::database_unavailable:
             return kBusy;
         case db::ErrorCode::no_database:
         case db::ErrorCode::schema_too_new:

@@ -70,7 +70,10 @@ inline std::string describe(int status) {
 class ServeProcess {
   public:
     explicit ServeProcess(const std::vector<std::string>& extraArgs = {})
-        : db_(dir_.file("x.db")), err_(dir_.file("stderr.log")) {
+        : ServeProcess(std::string(), extraArgs) {}
+    // On the database at `db` (a restart after a crash); a fresh one if empty.
+    ServeProcess(const std::string& db, const std::vector<std::string>& extraArgs)
+        : db_(db.empty() ? dir_.file("x.db") : db), err_(dir_.file("stderr.log")) {
         for (int attempt = 0; attempt < 5; ++attempt) {
             port_ = freePort();
             std::vector<std::string> args{

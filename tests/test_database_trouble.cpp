@@ -4,6 +4,7 @@
 // not retry a 5xx status callback, so every delivery must be answered 2xx and
 // every event applied once the lock is gone.
 
+#include "db/spool/IntakeSpool.h"
 #include "tests/ServeProcess.h"
 #include "tests/TwilioSender.h"
 
@@ -76,7 +77,151 @@ std::vector<int64_t> admitCalls(httplib::Client& c, int calls) {
     return ids;
 }
 
+struct Run {
+    int status = -1;
+    std::string out, err;
+};
+
+// `calltrack args...`, waited for (at most 60 s).
+Run runCalltrack(const test::TempDir& dir, const std::vector<std::string>& args) {
+    const std::string out = dir.file("cli.out"), err = dir.file("cli.err");
+    const pid_t pid = test::spawnCalltrack(args, out, err);
+    const auto status = test::waitExit(pid, std::chrono::seconds(60));
+    REQUIRE_MESSAGE(status, "calltrack did not exit");
+    Run r;
+    r.status = WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+    r.out = test::slurp(out);
+    r.err = test::slurp(err);
+    return r;
+}
+
+std::string stateOf(const std::string& db, int64_t id) {
+    SQLite::Database c(db, SQLite::OPEN_READONLY);
+    SQLite::Statement q(c, "SELECT state FROM calls WHERE id = ?");
+    q.bind(1, static_cast<int64_t>(id));
+    REQUIRE(q.executeStep());
+    return q.getColumn(0).getString();
+}
+
+// Signed callbacks (ringing, in-progress, completed) for each call.
+std::vector<test::SignedTwilioRequest> flows(const std::vector<int64_t>& ids) {
+    std::vector<std::pair<std::string, json>> requests;
+    const std::vector<std::string> statuses{"ringing", "in-progress", "completed"};
+    for (size_t i = 0; i < ids.size(); ++i) {
+        for (int seq = 0; seq < 3; ++seq) {
+            requests.push_back({"/v1/webhooks/twilio?call_id=" + std::to_string(ids[i]),
+                                callback(sidOf(static_cast<int>(i)), statuses[seq], seq + 1)});
+        }
+    }
+    return test::signTwilioRequests("https://calls.example.com", kToken, requests);
+}
+
 }  // namespace
+
+TEST_CASE(
+    "a serve killed with events in its spool: `spool show` lists them, `spool replay` applies "
+    "them once, and a restarted serve has nothing left to do") {
+    test::TempDir dir;
+    const std::string db = dir.file("calltrack.db");
+    std::vector<int64_t> ids;
+    {
+        test::ServeProcess serve(db, {"--public-url", "https://calls.example.com"});
+        auto api = clientOf(serve);
+        ids = admitCalls(api, 3);
+        SQLite::Database shell(db, SQLite::OPEN_READWRITE);
+        shell.exec("BEGIN IMMEDIATE");
+        for (const auto& r : flows(ids)) {
+            auto res = test::postTwilio(api, r);
+            REQUIRE(res);
+            CHECK(res->status == 202);
+            CHECK(json::parse(res->body)["outcome"] == "spooled");
+        }
+        // Answered while the lock is held (the breaker answers at once).
+        auto usage = getJson(api, "/v1/usage");
+        CHECK(usage["spool"]["pending_records"] == 9);
+        CHECK(usage["spool"]["spooled_answers"] == 9);
+        auto ready = api.Get("/readyz");
+        REQUIRE(ready);
+        CHECK(ready->status == 200);
+        CHECK(json::parse(ready->body)["status"] == "degraded");
+        serve.signal(SIGKILL);
+        serve.waitOrKill(std::chrono::seconds(5));
+        shell.exec("ROLLBACK");
+    }
+    for (const auto id : ids) CHECK(stateOf(db, id) == "reserved");
+    auto shown = runCalltrack(dir, {"--db", db, "spool", "show", "--json"});
+    REQUIRE_MESSAGE(shown.status == 0, shown.err);
+    const auto doc = json::parse(shown.out);
+    CHECK(doc["pending_records"] == 9);
+    CHECK(doc["segments"].size() == 1);
+    CHECK(doc["segments"][0]["held_by_live_process"] == false);
+
+    auto replayed = runCalltrack(dir, {"--db", db, "spool", "replay"});
+    REQUIRE_MESSAGE(replayed.status == 0, replayed.err);
+    CHECK(replayed.out.find("applied 9") != std::string::npos);
+    for (const auto id : ids) CHECK(stateOf(db, id) == "completed");
+    CHECK(json::parse(
+              runCalltrack(dir, {"--db", db, "spool", "show", "--json"}).out)["pending_records"] ==
+          0);
+    CHECK(runCalltrack(dir, {"--db", db, "check"}).status == 0);
+}
+
+TEST_CASE("a restarted serve adopts a crashed one's spool and applies it before it reaps") {
+    test::TempDir dir;
+    const std::string db = dir.file("calltrack.db");
+    std::vector<int64_t> ids;
+    {
+        test::ServeProcess serve(db, {"--public-url", "https://calls.example.com"});
+        auto api = clientOf(serve);
+        ids = admitCalls(api, 2);
+        SQLite::Database shell(db, SQLite::OPEN_READWRITE);
+        shell.exec("BEGIN IMMEDIATE");
+        for (const auto& r : flows(ids)) REQUIRE(test::postTwilio(api, r)->status == 202);
+        serve.signal(SIGKILL);
+        serve.waitOrKill(std::chrono::seconds(5));
+        shell.exec("ROLLBACK");
+    }
+    test::ServeProcess again(db, {"--public-url", "https://calls.example.com"});
+    auto api = clientOf(again);
+    const auto until = SteadyClock::now() + std::chrono::seconds(10);
+    while (SteadyClock::now() < until &&
+           (stateOf(db, ids[0]) != "completed" || stateOf(db, ids[1]) != "completed")) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    for (const auto id : ids) CHECK(stateOf(db, id) == "completed");
+    const auto usage = getJson(api, "/v1/usage");
+    CHECK(usage["spool"]["segments_adopted"] == 1);
+    CHECK(usage["spool"]["pending_records"] == 0);
+    CHECK(again.stderrLog().find("adopted intake spool segments") != std::string::npos);
+}
+
+TEST_CASE(
+    "while the database is locked: a bad signature is 403 and never spooled; an admission "
+    "is 503 database_unavailable, counted, nothing written") {
+    test::ServeProcess serve({"--public-url", "https://calls.example.com"});
+    auto api = clientOf(serve);
+    const auto ids = admitCalls(api, 1);
+    SQLite::Database shell(serve.db(), SQLite::OPEN_READWRITE);
+    shell.exec("BEGIN IMMEDIATE");
+    auto forged = flows(ids)[0];
+    forged.signature = "bm90IGEgc2lnbmF0dXJl";
+    auto res = test::postTwilio(api, forged);
+    REQUIRE(res);
+    CHECK(res->status == 403);
+    auto admit = api.Post("/v1/calls", R"({"client_id": "dialer"})", "application/json");
+    REQUIRE(admit);
+    CHECK(admit->status == 503);
+    const auto body = json::parse(admit->body);
+    CHECK(body["error"]["code"] == "database_unavailable");
+    CHECK(admit->get_header_value("Retry-After") == "1");
+    const auto usage = getJson(api, "/v1/usage");
+    CHECK(usage["spool"]["appended"] == 0);
+    CHECK(usage["database"]["admissions_refused_unavailable"] == 1);
+    shell.exec("ROLLBACK");
+    SQLite::Database check(serve.db(), SQLite::OPEN_READONLY);
+    CHECK(check.execAndGet("SELECT count(*) FROM calls").getInt() == 1);
+    CHECK(db::IntakeSpool::inspect(db::SpoolOptions::directoryFor(serve.db())).empty());
+}
 
 TEST_CASE(
     "lock storm: a shell holds the write lock for 12 s while signed Twilio callbacks for 20 calls "

@@ -377,6 +377,50 @@ int IntakeSpool::scan() {
     return adopted;
 }
 
+std::vector<IntakeSpool::SegmentView> IntakeSpool::inspect(const std::string& directory) {
+    std::vector<SegmentView> out;
+    DIR* dir = ::opendir(directory.c_str());
+    if (!dir) {
+        if (errno == ENOENT) return out;
+        throw EngineError(ErrorCode::storage_unavailable,
+                          errnoText(("cannot read the spool directory " + directory).c_str()));
+    }
+    std::vector<std::string> names;
+    while (const dirent* e = ::readdir(dir)) names.emplace_back(e->d_name);
+    ::closedir(dir);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+        if (!endsWith(name, kSuffix) || name.rfind(kTempPrefix, 0) == 0) continue;
+        const std::string path = directory + "/" + name;
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        SegmentView v;
+        v.file = name;
+        // A shared lock is refused while a process holds it exclusively;
+        // taken, it is dropped at once (a scanning serve retries next tick).
+        v.heldByLiveProcess = ::flock(fd, LOCK_SH | LOCK_NB) != 0;
+        if (!v.heldByLiveProcess) ::flock(fd, LOCK_UN);
+        struct stat st {};
+        if (::fstat(fd, &st) == 0) v.bytes = static_cast<uint64_t>(st.st_size);
+        std::string bytes;
+        if (readRange(fd, 0, v.bytes, bytes)) {
+            const auto scan = SpoolFile::scan(bytes, 0, true, SIZE_MAX);
+            v.corruptRegions = static_cast<uint64_t>(scan.corruptRegions);
+            v.tornTailBytes = scan.tornTailBytes;
+            for (const auto& f : scan.frames) {
+                try {
+                    v.records.push_back(SpoolRecord::decode(f.payload));
+                } catch (const EngineError&) {
+                    ++v.corruptRegions;
+                }
+            }
+        }
+        ::close(fd);
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
 bool IntakeSpool::pendingOnHost() const {
     std::lock_guard lock(mutex_);
     if (stats_.otherProcessBytes > 0) return true;

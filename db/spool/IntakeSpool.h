@@ -92,6 +92,18 @@ class IntakeSpool {
     // are spooled behind them (arrival order) and the reaper waits.
     bool pendingOnHost() const;
     SpoolStats stats() const;
+
+    // What is in a spool directory, read without taking anything over (for
+    // `calltrack spool show`): every segment and its readable records.
+    struct SegmentView {
+        std::string file;
+        bool heldByLiveProcess = false;  // its writer (or adopter) is running
+        uint64_t bytes = 0;
+        std::vector<SpoolRecord> records;
+        uint64_t corruptRegions = 0;
+        uint64_t tornTailBytes = 0;
+    };
+    static std::vector<SegmentView> inspect(const std::string& directory);
     const SpoolOptions& options() const { return options_; }
 
   private:
