@@ -82,9 +82,10 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     // Orphaned spool segments (a process that crashed) first: their events
     // may end calls the start-up reap would otherwise time out.
     if (const int adopted = spool->scan(); adopted > 0) {
-        log.warn("adopted intake spool segments of a calltrack process that is gone; replaying "
-                 "them before the reaper runs",
-                 {{"segments", adopted}, {"pending_records", spool->stats().pendingRecords}});
+        log.warn(
+            "adopted intake spool segments of a calltrack process that is gone; replaying "
+            "them before the reaper runs",
+            {{"segments", adopted}, {"pending_records", spool->stats().pendingRecords}});
     }
     ReaperOptions reaperOptions{options.reaperInterval, options.reaperBatch,
                                 [&spool] { return spool->pendingOnHost(); }};
