@@ -12,6 +12,7 @@
 #include "db/Database.h"
 #include "db/DemandSchedules.h"
 #include "db/ProviderCallEvents.h"
+#include "db/WalCheckpointer.h"
 #include "db/spool/EventIntake.h"
 
 #include <atomic>
@@ -53,6 +54,9 @@ struct ApiContext {
         std::atomic<int64_t> eventsSpooled{0};
     };
     Counters counters{};
+    // The WAL as serve's checkpoint job last saw it (none in tests that do
+    // not run one).
+    const db::WalCheckpointer* wal = nullptr;
     WebhookRejections webhookRejections{};
     ConnectionCounters connectionCounters{};
 

@@ -199,4 +199,21 @@ nlohmann::json ResourceJson::breaker(const db::DatabaseBreaker::Snapshot& b) {
         {"rejected", b.rejected}};
 }
 
+nlohmann::json ResourceJson::wal(const db::WalStatus& w, int64_t nowMs) {
+    const auto at = [](int64_t ms) {
+        return ms > 0 ? nlohmann::json(db::isoTime(ms)) : nlohmann::json(nullptr);
+    };
+    return {{"wal_bytes", w.walBytes},
+            {"log_frames", w.logFrames},
+            {"checkpointed_frames", w.checkpointedFrames},
+            {"frames_behind", std::max<int64_t>(0, w.logFrames - w.checkpointedFrames)},
+            {"last_checkpoint_at", at(w.lastAttemptAtMs)},
+            {"last_complete_checkpoint_at", at(w.lastCompleteAtMs)},
+            {"behind_for_ms", w.behindSinceMs > 0 ? nlohmann::json(nowMs - w.behindSinceMs)
+                                                  : nlohmann::json(nullptr)},
+            {"truncations", w.truncations},
+            {"last_error",
+             w.lastError.empty() ? nlohmann::json(nullptr) : nlohmann::json(w.lastError)}};
+}
+
 }  // namespace calltrack::api

@@ -8,6 +8,7 @@
 #include "db/Client.h"
 #include "db/DatabaseBreaker.h"
 #include "db/UsageQueries.h"
+#include "db/WalCheckpointer.h"
 #include "db/WarmPoolPlanner.h"
 #include "db/spool/IntakeSpool.h"
 
@@ -28,6 +29,7 @@ class ResourceJson {
     static nlohmann::json spool(const db::SpoolStats& stats, const db::SpoolOptions& options,
                                 int64_t nowMs);
     static nlohmann::json breaker(const db::DatabaseBreaker::Snapshot& breaker);
+    static nlohmann::json wal(const db::WalStatus& wal, int64_t nowMs);
 };
 
 }  // namespace calltrack::api

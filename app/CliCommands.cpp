@@ -1,6 +1,7 @@
 #include "app/CliCommands.h"
 
 #include "api/JsonLog.h"
+#include "app/BackupCommand.h"
 #include "app/BotCommands.h"
 #include "app/ExitCode.h"
 #include "app/ServeCommand.h"
@@ -391,6 +392,7 @@ int runCli(int argc, char** argv) {
     addWarmPoolCommands(*clientCmd, context);
     addBotCommands(app, context);
     addSpoolCommands(app, context);
+    addBackupCommand(app, context);
 
     // limit global [N]
     auto* limitCmd = app.add_subcommand("limit", "show or set limits");

@@ -10,6 +10,7 @@
 #include "db/IdempotencyStore.h"
 #include "db/LeaderLease.h"
 #include "db/RetentionPurge.h"
+#include "db/WalCheckpointer.h"
 #include "db/WarmupClaims.h"
 
 #include <pthread.h>
@@ -106,6 +107,17 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
                         log,
                         options.requestDeadline,
                         options.publicUrl};
+    // The WAL: bounded after a stuck reader is gone, and a warning while one
+    // pins it (every process checkpoints passively; that is cheap).
+    db::WalCheckpointer wal(
+        dbOptions.path, clock, db::WalCheckpointer::Options{}, [&log](const db::WalStatus& s) {
+            log.warn(
+                "WAL checkpoints have not completed for over a minute: "
+                "a reader that never ends (a sqlite3 shell in BEGIN?) "
+                "pins the log, which grows with every write",
+                {{"wal_bytes", s.walBytes}, {"frames_behind", s.logFrames - s.checkpointedFrames}});
+        });
+    api.wal = &wal;
     std::unique_ptr<api::HttpServer> http;
     try {
         http = std::make_unique<api::HttpServer>(api, options.http);
@@ -123,6 +135,8 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
         log.warn("start-up reap failed; the reaper retries every interval", {{"error", e.what()}});
     }
     spoolReplay.start();
+    PeriodicJob checkpoints(
+        "checkpoint", options.checkpointInterval, [&wal] { wal.checkpoint(); }, log);
     reaper.start();
     // Idempotency keys and provider events kept for a call that never came
     // are kept 24 h; ended calls, their events and bot events
@@ -196,6 +210,7 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     keyPurge.stop();
     reaper.stop();
     spoolReplay.stop();
+    checkpoints.stop();
     database.writer().stop();
     const auto stats = database.writer().stats();
     log.info("stopped", {{"commits", stats.commits}, {"writes", stats.ops}});

@@ -30,6 +30,7 @@ struct ServeOptions {
     // The intake spool; its directory defaults to "<db>-spool".
     db::SpoolOptions spool{};
     std::chrono::milliseconds spoolReplayInterval{200};
+    std::chrono::milliseconds checkpointInterval{5000};
 };
 
 // Blocks SIGINT/SIGTERM in the calling thread (and so in every thread it
