@@ -76,9 +76,10 @@ json acked(Acknowledged& ack, const httplib::Result& res) {
 }
 
 struct Load {
-    Load(int port, Acknowledged& ack, std::atomic<int>& nextId,
+    // Uses call ids up to `limit` (each round has its share of the signed flows).
+    Load(int port, Acknowledged& ack, std::atomic<int>& nextId, int limit,
          const std::map<std::string, std::vector<test::SignedTwilioRequest>>& signedFlows)
-        : port_(port), ack_(ack), nextId_(nextId), flows_(signedFlows) {
+        : port_(port), ack_(ack), nextId_(nextId), limit_(limit), flows_(signedFlows) {
         for (int t = 0; t < 4; ++t) threads_.emplace_back([this, t] { run(t); });
         threads_.emplace_back([this] { batches(); });
     }
@@ -93,7 +94,7 @@ struct Load {
         std::mt19937 rng(static_cast<unsigned>(t) * 7919u + static_cast<unsigned>(nextId_.load()));
         while (!stop_) {
             const int i = nextId_++;
-            if (i >= static_cast<int>(flows_.size())) return;
+            if (i >= limit_) return;
             const std::string ext = sidOf(i);
             const json admit = {{"client_id", "crash"}, {"external_id", ext}};
             auto res = c.Post("/v1/calls", admit.dump(), "application/json");
@@ -152,7 +153,7 @@ struct Load {
         auto c = clientFor(port_);
         while (!stop_) {
             const int i = nextId_++;
-            if (i >= static_cast<int>(flows_.size())) return;
+            if (i >= limit_) return;
             const std::string ext = "batch-" + std::to_string(i);
             const json batch = {{"items", {{{"client_id", "crash"}, {"external_id", ext}}}}};
             const json body =
@@ -169,6 +170,7 @@ struct Load {
     int port_;
     Acknowledged& ack_;
     std::atomic<int>& nextId_;
+    int limit_;
     const std::map<std::string, std::vector<test::SignedTwilioRequest>>& flows_;
     std::atomic<bool> stop_{false};
     std::vector<std::thread> threads_;
@@ -269,7 +271,7 @@ TEST_CASE("crash loop: SIGKILL under mixed load; every acknowledged write surviv
     Acknowledged ack;
     std::atomic<int> nextId{0};
     std::mt19937 rng(20261201);
-    for (int round = 0; round < rounds && nextId.load() < calls; ++round) {
+    for (int round = 0; round < rounds; ++round) {
         CAPTURE(round);
         test::ServeProcess serve(db, {"--public-url", kUrl, "--request-deadline-ms", "300"});
         if (round == 0) {
@@ -295,7 +297,9 @@ TEST_CASE("crash loop: SIGKILL under mixed load; every acknowledged write surviv
         const bool locked = round % 3 == 2;
         std::optional<SQLite::Database> shell;
         {
-            Load load(serve.port(), ack, nextId, flows);
+            const int share = calls / rounds;
+            nextId = std::max(nextId.load(), round * share);
+            Load load(serve.port(), ack, nextId, std::min(calls, nextId.load() + share), flows);
             std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 250));
             if (locked) {
                 shell.emplace(db, SQLite::OPEN_READWRITE);
