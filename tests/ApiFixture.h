@@ -20,7 +20,9 @@ namespace calltrack::test {
 struct ApiFixture {
     explicit ApiFixture(std::optional<std::string> adminToken = std::nullopt,
                         std::string publicUrl = "", int threads = 4,
-                        std::chrono::milliseconds requestDeadline = std::chrono::seconds(2)) {
+                        std::chrono::milliseconds requestDeadline = std::chrono::seconds(2),
+                        bool fullDurability = false)
+        : t(db::DatabaseOptions{}, fullDurability) {
         ctx.publicUrl = std::move(publicUrl);
         ctx.requestDeadline = requestDeadline;
         api::HttpOptions options;

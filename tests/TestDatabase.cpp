@@ -23,11 +23,11 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ec);
 }
 
-TestDatabase::TestDatabase(db::DatabaseOptions o) : options(std::move(o)) {
+TestDatabase::TestDatabase(db::DatabaseOptions o, bool fullDurability) : options(std::move(o)) {
     options.path = dir.file("calltrack.db");
     options.createIfMissing = true;
     // Tests need no power-loss durability; NORMAL keeps them fast.
-    options.durability = db::Durability::normal;
+    options.durability = fullDurability ? db::Durability::full : db::Durability::normal;
     reopen();
 }
 

@@ -27,7 +27,8 @@ class TempDir {
 };
 
 struct TestDatabase {
-    explicit TestDatabase(db::DatabaseOptions options = {});
+    // synchronous=NORMAL unless `fullDurability` (tests of fsync failures).
+    explicit TestDatabase(db::DatabaseOptions options = {}, bool fullDurability = false);
     // Closes everything and opens the same file again (a process restart).
     void reopen();
 
