@@ -139,7 +139,7 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
         "checkpoint", options.checkpointInterval, [&wal] { wal.checkpoint(); }, log);
     reaper.start();
     // Idempotency keys and provider events kept for a call that never came
-    // are kept 24 h; ended calls, their events and bot events
+    // are kept 24 h; spool ledger keys 7 days; ended calls, their events and bot events
     // settings.retention_hours (30 days). The reaper's lease holder purges
     // them in bounded batches, each its own writer operation, and stops once
     // the lease is lost or serve is stopping.
@@ -152,6 +152,8 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
             while (go() && idempotency.purgeExpired(1000) == 1000) {
             }
             while (go() && providerEvents.purgeExpiredPending(1000) == 1000) {
+            }
+            while (go() && intake.purgeAppliedKeys(1000) == 1000) {
             }
             const auto purged = retention.purgeDue(go);
             if (purged.calls + purged.events + purged.botEvents > 0) {

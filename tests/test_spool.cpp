@@ -10,6 +10,7 @@
 #include "db/spool/EventIntake.h"
 #include "db/spool/IntakeSpool.h"
 #include "db/spool/SpoolFile.h"
+#include "db/spool/SpoolLedger.h"
 #include "tests/TestSupport.h"
 
 #include <doctest/doctest.h>
@@ -337,6 +338,21 @@ TEST_CASE(
     CHECK(r.applied == 1);
     CHECK(test::scalarText(f.t, "SELECT outcome FROM spool_applied WHERE key = '" + ghost.key + "'")
               .rfind("error not_found", 0) == 0);
+}
+
+TEST_CASE("ledger keys are purged a week after they were applied, not before") {
+    SpoolFixture f;
+    IntakeSpool spool(f.options(), f.t.clock);
+    db::EventIntake intake(f.t.database->writer(), f.t.clock, spool);
+    spool.append(f.record(f.ids[0], CallState::ringing));
+    REQUIRE(intake.drain([] { return true; }, std::chrono::seconds(5)).applied == 1);
+    f.t.clock.advanceMs(db::SpoolLedger::kKeepMs - 1000);
+    spool.append(f.record(f.ids[1], CallState::ringing));
+    REQUIRE(intake.drain([] { return true; }, std::chrono::seconds(5)).applied == 1);
+    CHECK(intake.purgeAppliedKeys(100) == 0);
+    f.t.clock.advanceMs(2000);
+    CHECK(intake.purgeAppliedKeys(100) == 1);
+    CHECK(f.scalar("SELECT count(*) FROM spool_applied") == 1);
 }
 
 TEST_CASE("while the database is locked, replay waits and keeps every record") {

@@ -187,6 +187,14 @@ ReplayRound EventIntake::replay(size_t maxRecords, Deadline deadline) {
     return round;
 }
 
+int EventIntake::purgeAppliedKeys(int limit, Deadline deadline) {
+    return writer_.run(
+        [&](Connection& c) {
+            return SpoolLedger::purgeOlderThan(c, clock_.nowMs() - SpoolLedger::kKeepMs, limit);
+        },
+        deadline);
+}
+
 ReplayRound EventIntake::drain(const std::function<bool()>& go,
                                std::chrono::milliseconds perRound) {
     ReplayRound sum;

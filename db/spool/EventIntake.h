@@ -66,6 +66,10 @@ class EventIntake {
     // `go` says stop. Sums the rounds.
     ReplayRound drain(const std::function<bool()>& go, std::chrono::milliseconds perRound);
 
+    // Deletes up to `limit` ledger keys applied longer than
+    // SpoolLedger::kKeepMs ago; returns how many (serve's purge job).
+    int purgeAppliedKeys(int limit, Deadline deadline = noDeadline());
+
     IntakeSpool& spool() { return spool_; }
 
     using Event = decltype(SpoolRecord::event);
