@@ -70,7 +70,12 @@ CREATE TABLE clients (
     warm_headroom    INTEGER NOT NULL DEFAULT 1 CHECK (warm_headroom >= 0),  -- ready bots above demand
     warm_max         INTEGER CHECK (warm_max IS NULL OR warm_max >= warm_min), -- NULL: no cap
     warm_ttl_s       INTEGER NOT NULL DEFAULT 300 CHECK (warm_ttl_s > 0),    -- idle ready bot goes cold after
-    warm_lead_time_s INTEGER NOT NULL DEFAULT 120 CHECK (warm_lead_time_s >= 0) -- ready before a scheduled start
+    warm_lead_time_s INTEGER NOT NULL DEFAULT 120 CHECK (warm_lead_time_s >= 0), -- ready before a scheduled start
+    -- v5: when the database cannot take an admission in time: refuse (503),
+    -- or admit up to this process's share of the free slots last seen,
+    -- spooled and written later (docs/RELIABILITY.md, "admit_within_share")
+    on_database_unavailable TEXT NOT NULL DEFAULT 'refuse'
+                     CHECK ((on_database_unavailable = 'refuse' OR on_database_unavailable = 'admit_within_share'))
 ) STRICT;
 
 -- Provider credentials, apart from clients so that `select * from clients`
@@ -170,6 +175,11 @@ CREATE TABLE calls (
     -- recorded as events: a long call sends thousands
     heartbeats    INTEGER NOT NULL DEFAULT 0 CHECK (heartbeats >= 0),
     last_heartbeat_at INTEGER,
+    -- v5: admitted by a process while the database was unavailable
+    -- (admit_within_share) and written when it came back. If its slot was
+    -- gone by then it holds none and is flagged: would_refuse says why
+    -- (counted in the client's flagged_total), never merged silently.
+    admitted_offline INTEGER NOT NULL DEFAULT 0 CHECK ((admitted_offline = 0 OR admitted_offline = 1)),
     UNIQUE (client_id, external_id),
     CHECK ((client_slot IS NULL) = (global_slot IS NULL)),
     CHECK ((ended_at IS NULL) = ((state = 'reserved' OR state = 'initiated' OR state = 'ringing' OR state = 'in_progress'))),
@@ -278,6 +288,16 @@ CREATE TABLE spool_applied (
     outcome    TEXT NOT NULL CHECK (length(outcome) BETWEEN 1 AND 200)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX spool_applied_age ON spool_applied (applied_at);
+
+-- v5: the calltrack serve processes on this database, each refreshing its
+-- row every second. admit_within_share divides a client's free slots by the
+-- number of live ones (heartbeat within the last 5 s).
+CREATE TABLE processes (
+    holder       TEXT PRIMARY KEY CHECK (length(holder) BETWEEN 1 AND 200),
+    pid          INTEGER NOT NULL,
+    started_at   INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL
+) STRICT;
 
 -- Singleton background jobs (reaper, later the bot scheduler): one holder at
 -- a time; another process takes over once expires_at has passed.
@@ -404,7 +424,7 @@ BEGIN
             RAISE(ABORT, 'calltrack: global_limit_reached: global_slot is above settings.global_limit')
         WHEN NEW.client_slot IS NOT NULL AND k.enabled = 0 THEN
             RAISE(ABORT, 'calltrack: client_disabled: a disabled client cannot take a slot')
-        WHEN NEW.client_slot IS NULL AND k.mode <> 'observe' THEN
+        WHEN NEW.client_slot IS NULL AND k.mode <> 'observe' AND NEW.admitted_offline = 0 THEN
             RAISE(ABORT, 'calltrack: a live call of an enforce-mode client must hold a slot')
         WHEN EXISTS (SELECT 1 FROM calls c WHERE c.client_id = NEW.client_id AND c.client_slot = NEW.client_slot
                      AND c.ended_at IS NULL) THEN

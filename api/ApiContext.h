@@ -14,6 +14,7 @@
 #include "db/ProviderCallEvents.h"
 #include "db/WalCheckpointer.h"
 #include "db/spool/EventIntake.h"
+#include "db/spool/OfflineAdmissions.h"
 
 #include <atomic>
 #include <chrono>
@@ -57,6 +58,9 @@ struct ApiContext {
     // The WAL as serve's checkpoint job last saw it (none in tests that do
     // not run one).
     const db::WalCheckpointer* wal = nullptr;
+    // This process's offline admissions (admit_within_share); none: every
+    // admission the database cannot take is refused.
+    db::OfflineAdmissions* offline = nullptr;
     WebhookRejections webhookRejections{};
     ConnectionCounters connectionCounters{};
 

@@ -26,13 +26,62 @@ auto onCall(F&& fn) {
     }
 }
 
+// The database could not take the admission: a client with
+// on_database_unavailable admit_within_share may be admitted offline, within
+// this process's share (OfflineAdmissions): 202 admitted_offline, spooled.
+bool sendOffline(ApiContext& ctx, db::AdmitRequest admit, const std::string& why,
+                 httplib::Response& res, RequestContext& rc) {
+    if (!ctx.offline || admit.providerCallId || !ctx.offline->sharesFor(admit.clientId))
+        return false;
+    db::AdmissionEngine::validate(admit);  // the external id, generated if absent
+    const auto grant = ctx.offline->grant(admit.clientId, *admit.externalId);
+    if (grant == db::OfflineAdmissions::Grant::no_share) return false;
+    nlohmann::json body = {
+        {"outcome", "admitted_offline"},
+        {"call", nullptr},
+        {"client_id", admit.clientId},
+        {"external_id", *admit.externalId},
+        {"spool_key", nullptr},
+        {"detail", "the database could not take the admission (" + why +
+                       "); admitted within this process's share of the free slots, written "
+                       "when the database is back; use the external id until then"}};
+    if (grant == db::OfflineAdmissions::Grant::granted) {
+        try {
+            body["spool_key"] = ctx.intake.admitOffline(admit, why).spoolKey;
+        } catch (const db::EngineError&) {
+            ctx.offline->written(admit.clientId, *admit.externalId);
+            return false;  // not stored: refused like any other
+        }
+    }
+    rc.log["outcome"] = "admitted_offline";
+    sendJson(res, 202, body);
+    return true;
+}
+
+// Runs an admission; database trouble is an offline admission or a 503.
+template <class F>
+auto admitOrOffline(ApiContext& ctx, const db::AdmitRequest& admit, httplib::Response& res,
+                    RequestContext& rc, F&& fn) -> std::optional<decltype(fn())> {
+    try {
+        return fn();
+    } catch (const db::EngineError& e) {
+        auto refusal = CallMessages::unavailable(e);
+        if (!refusal) throw;
+        if (sendOffline(ctx, admit, e.what(), res, rc)) return std::nullopt;
+        ++ctx.counters.admissionsRefusedUnavailable;
+        throw *refusal;
+    }
+}
+
 void admitOnce(ApiContext& ctx, const httplib::Request& req, httplib::Response& res,
                RequestContext& rc) {
     JsonBody body(req.get_header_value("Content-Type"), req.body);
     rc.client = body.text("client_id", 64);
     const auto admit = CallMessages::admitRequest(body, rc);
-    const auto r = CallMessages::admitOrRefuse(
-        ctx, [&] { return ctx.admission.admit(admit, ctx.deadline()); });
+    const auto admitted = admitOrOffline(
+        ctx, admit, res, rc, [&] { return ctx.admission.admit(admit, ctx.deadline()); });
+    if (!admitted) return;
+    const auto& r = *admitted;
     if (r.outcome == db::AdmitResult::Outcome::refused)
         throw CallMessages::refusal(r, admit.clientId);
     if (r.outcome == db::AdmitResult::Outcome::already_ended) {
@@ -187,7 +236,7 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
             std::optional<ApiError> refusal;
             bool botShortage = false;
             std::optional<int64_t> callId;  // set only once the operation committed
-            const auto outcome = CallMessages::admitOrRefuse(ctx, [&] {
+            const auto ran = admitOrOffline(ctx, admit, res, rc, [&] {
                 return idempotency->runOnce(
                     scope, key, sha256Hex(req.body),
                     [&](db::Connection& c, int64_t now) -> db::IdempotencyStore::Response {
@@ -210,6 +259,8 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
                     },
                     ctx.deadline());
             });
+            if (!ran) return;
+            const auto& outcome = *ran;
             if (botShortage) ctx.admission.reportBotShortage(admit.clientId);
             if (callId) rc.call = *callId;
             using Kind = db::IdempotencyStore::Outcome::Kind;

@@ -2,6 +2,7 @@
 #include "api/JsonBody.h"
 #include "api/ResourceJson.h"
 #include "api/Routes.h"
+#include "db/IsoTime.h"
 #include "db/UsageQueries.h"
 
 #include <string>
@@ -35,7 +36,8 @@ db::ClientPatch::WarmPool warmPoolPatch(const nlohmann::json& object) {
 db::ClientPatch clientPatch(const JsonBody& body) {
     using B = db::ClientBounds;
     body.allowOnly({"name", "max_concurrent", "enabled", "mode", "ring_timeout_s", "max_call_s",
-                    "twilio", "webhook_secret", "bots_required", "warm_pool"});
+                    "twilio", "webhook_secret", "bots_required", "warm_pool",
+                    "on_database_unavailable"});
     db::ClientPatch p;
     if (const auto* twilio = body.object("twilio")) {
         const JsonBody inner("application/json", twilio->dump());
@@ -60,6 +62,13 @@ db::ClientPatch clientPatch(const JsonBody& body) {
     p.ringTimeoutS = body.integer("ring_timeout_s", 1, B::kMaxRingTimeoutS);
     p.maxCallS = body.integer("max_call_s", 1, B::kMaxCallS);
     p.botsRequired = body.boolean("bots_required");
+    if (auto policy = body.text("on_database_unavailable", 32)) {
+        p.onDatabaseUnavailable = db::parseUnavailablePolicy(*policy);
+        if (!p.onDatabaseUnavailable) {
+            throw ApiError::badRequest(
+                "on_database_unavailable must be \"refuse\" or \"admit_within_share\"");
+        }
+    }
     if (const auto* warmPool = body.object("warm_pool")) p.warmPool = warmPoolPatch(*warmPool);
     return p;
 }
@@ -143,6 +152,19 @@ void addClientRoutes(Router& router, ApiContext& ctx) {
                 {"breaker", ResourceJson::breaker(ctx.database.writer().breaker().snapshot())},
                 {"admissions_refused_unavailable",
                  ctx.counters.admissionsRefusedUnavailable.load()}};
+            if (ctx.wal)
+                body["database"]["wal"] = ResourceJson::wal(ctx.wal->status(), ctx.clock.nowMs());
+            if (ctx.offline) {
+                const auto o = ctx.offline->stats();
+                body["database"]["offline_admissions"] = {
+                    {"granted", o.granted},
+                    {"refused", o.refused},
+                    {"waiting", o.waiting},
+                    {"live_processes", o.liveProcesses},
+                    {"free_slots_seen_at", o.snapshotAtMs > 0
+                                               ? nlohmann::json(db::isoTime(o.snapshotAtMs))
+                                               : nlohmann::json(nullptr)}};
+            }
             auto spool = ResourceJson::spool(ctx.intake.spool().stats(),
                                              ctx.intake.spool().options(), ctx.clock.nowMs());
             spool["spooled_answers"] = ctx.counters.eventsSpooled.load();

@@ -65,6 +65,7 @@ nlohmann::json ResourceJson::client(const db::Client& k) {
         {"max_concurrent", k.maxConcurrent},
         {"enabled", k.enabled},
         {"mode", db::nameOf(k.mode)},
+        {"on_database_unavailable", db::nameOf(k.onDatabaseUnavailable)},
         {"ring_timeout_s", k.ringTimeoutS},
         {"max_call_s", k.maxCallS},
         {"active", k.active},

@@ -80,6 +80,7 @@ void printClient(const db::Client& k) {
     t.add({"active", std::to_string(k.active)});
     t.add({"enabled", yesNo(k.enabled)});
     t.add({"mode", db::nameOf(k.mode)});
+    t.add({"on_database_unavailable", db::nameOf(k.onDatabaseUnavailable)});
     t.add({"ring_timeout_s", std::to_string(k.ringTimeoutS)});
     t.add({"max_call_s", std::to_string(k.maxCallS)});
     t.add({"refused_total", std::to_string(k.refusedTotal)});
@@ -112,6 +113,7 @@ struct ClientArgs {
     bool disable = false;
     std::optional<int64_t> ringTimeout;
     std::optional<int64_t> maxCall;
+    std::optional<std::string> onDatabaseUnavailable;
     WarmPoolOptions warmPool;
 
     void attach(CLI::App* cmd, bool limitRequired) {
@@ -129,6 +131,10 @@ struct ClientArgs {
                         "seconds a call may go without an event before it is answered");
         cmd->add_option("--max-call", maxCall,
                         "seconds an answered call may go without an event or heartbeat");
+        cmd->add_option("--on-database-unavailable", onDatabaseUnavailable,
+                        "refuse (503), or admit_within_share: each serve admits up to its share "
+                        "of the free slots last seen, written when the database is back")
+            ->check(CLI::IsMember({"refuse", "admit_within_share"}));
         warmPool.attach(cmd);
     }
 
@@ -144,6 +150,8 @@ struct ClientArgs {
         if (disable) p.enabled = false;
         p.ringTimeoutS = ringTimeout;
         p.maxCallS = maxCall;
+        if (onDatabaseUnavailable)
+            p.onDatabaseUnavailable = db::parseUnavailablePolicy(*onDatabaseUnavailable);
         warmPool.applyTo(p);
         return p;
     }

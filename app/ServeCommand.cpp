@@ -9,12 +9,14 @@
 #include "db/DemandSchedules.h"
 #include "db/IdempotencyStore.h"
 #include "db/LeaderLease.h"
+#include "db/ProcessRegistry.h"
 #include "db/RetentionPurge.h"
 #include "db/WalCheckpointer.h"
 #include "db/WarmupClaims.h"
 
 #include <pthread.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <csignal>
 #include <future>
 #include <thread>
@@ -66,7 +68,8 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
         log.error(e.what());
         return 2;
     }
-    db::EventIntake intake(database.writer(), clock, *spool);
+    db::OfflineAdmissions offline;
+    db::EventIntake intake(database.writer(), clock, *spool, &offline);
     database.writer().breaker().onChange([&log](db::DatabaseBreaker::State from,
                                                 db::DatabaseBreaker::State to,
                                                 const std::string& why) {
@@ -118,6 +121,7 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
                 {{"wal_bytes", s.walBytes}, {"frames_behind", s.logFrames - s.checkpointedFrames}});
         });
     api.wal = &wal;
+    api.offline = &offline;
     std::unique_ptr<api::HttpServer> http;
     try {
         http = std::make_unique<api::HttpServer>(api, options.http);
@@ -135,6 +139,27 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
         log.warn("start-up reap failed; the reaper retries every interval", {{"error", e.what()}});
     }
     spoolReplay.start();
+    // Every second: this process's heartbeat row, and the free slots of
+    // admit_within_share clients as last seen (reads work while a shell
+    // holds the write lock, so the figures stay current through a lock).
+    db::ProcessRegistry processes(database.writer(), clock, lease.holder(), ::getpid());
+    PeriodicJob shares(
+        "processes", std::chrono::seconds(1),
+        [&] {
+            try {
+                processes.heartbeat(std::chrono::steady_clock::now() +
+                                    std::chrono::milliseconds(500));
+            } catch (const db::EngineError&) {
+                // the database is unavailable: the last snapshot stands
+            }
+            try {
+                offline.refresh(database.readers().read([&](db::Connection& c) {
+                    return db::ShareSnapshot::readIn(c, clock.nowMs());
+                }));
+            } catch (const db::EngineError&) {
+            }
+        },
+        log);
     PeriodicJob checkpoints(
         "checkpoint", options.checkpointInterval, [&wal] { wal.checkpoint(); }, log);
     reaper.start();
@@ -213,6 +238,12 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     reaper.stop();
     spoolReplay.stop();
     checkpoints.stop();
+    shares.stop();
+    try {
+        processes.leave(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    } catch (const db::EngineError&) {
+        // its row expires after ProcessRegistry::kLiveMs
+    }
     database.writer().stop();
     const auto stats = database.writer().stats();
     log.info("stopped", {{"commits", stats.commits}, {"writes", stats.ops}});

@@ -31,8 +31,8 @@ const char* const kInsertCall =
     "INSERT INTO calls (client_id, external_id, provider, state, client_slot, global_slot, "
     "would_refuse, "
     "created_at, admitted_at, updated_at, expires_at, metadata, bot_id, provider_call_id, "
-    "bot_slot) "
-    "VALUES (?1, ?2, ?3, 'reserved', ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10, ?11, ?12)";
+    "bot_slot, admitted_offline) "
+    "VALUES (?1, ?2, ?3, 'reserved', ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 // A call the provider reported ended before its admission: admitted ended,
 // holding no slot (the insert guard lets ended calls through).
 const char* const kInsertEnded =
@@ -353,7 +353,9 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
 
     if (result.refusal != Refusal::none) {
         slots = SlotAllocator::Slots{};
-        if (!observe) {
+        // An offline admission is a call that is already up: written
+        // without a slot and flagged (never refused, never merged silently).
+        if (!observe && !r.admittedOffline) {
             event.outcome = "refused";
             event.reason = nameOf(result.refusal);
             EventLog::append(c, event);
@@ -387,6 +389,7 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
             q->bind(12, bot->slot);
         }
         if (r.providerCallId) q->bind(11, *r.providerCallId);
+        q->bind(13, r.admittedOffline ? 1 : 0);
         q.run();
         call.id = c.lastInsertRowid();
         call.providerCallId = r.providerCallId;
@@ -399,7 +402,13 @@ AdmitResult AdmissionEngine::admitIn(Connection& c, int64_t now, const AdmitRequ
     event.callId = call.id;
     event.outcome = "admitted";
     event.toState = nameOf(call.state);
-    if (call.wouldRefuse) event.reason = "observe mode: enforce would refuse: " + *call.wouldRefuse;
+    if (call.wouldRefuse) {
+        event.reason = (r.admittedOffline ? "admitted offline; over the limit when written: "
+                                          : "observe mode: enforce would refuse: ") +
+                       *call.wouldRefuse;
+    } else if (r.admittedOffline) {
+        event.reason = "admitted offline";
+    }
     if (flaggedForBot) {
         event.reason = "observe mode: enforce would refuse: bot_unavailable";
         Query q(c, kCountFlagged);

@@ -36,6 +36,10 @@ struct AdmitRequest {
     // the CallSid). Otherwise bound later (ProviderCallEvents::bind).
     std::optional<std::string> providerCallId{};
     bool externalIdGenerated = false;  // set by validate()
+    // Admitted by a process while the database was unavailable, written
+    // now (EventIntake replay): if its slot is gone it is written without
+    // one and flagged (would_refuse), instead of refused.
+    bool admittedOffline = false;
 };
 
 struct AdmitResult {

@@ -8,6 +8,8 @@
 namespace calltrack::db {
 
 enum class ClientMode { enforce, observe };
+// What an admission does when the database cannot take it in time.
+enum class UnavailablePolicy { refuse, admit_within_share };
 
 // The ranges every client value must fall in: checked by ClientRegistry for
 // every writer (API and CLI alike); the API names them in its messages.
@@ -51,6 +53,7 @@ struct Client {
     int64_t updatedAt = 0;
     bool botsRequired = false;  // every admitted call takes a ready bot
     WarmPoolPolicy warmPool;
+    UnavailablePolicy onDatabaseUnavailable = UnavailablePolicy::refuse;
 };
 
 // Fields to change; absent ones keep their value (or the default on create).
@@ -82,6 +85,7 @@ struct ClientPatch {
         std::optional<int64_t> leadTimeS{};
     };
     std::optional<WarmPool> warmPool{};  // fields absent keep their value
+    std::optional<UnavailablePolicy> onDatabaseUnavailable{};
 };
 
 struct Usage {
@@ -96,5 +100,7 @@ struct GlobalSettings {
 
 const char* nameOf(ClientMode mode);
 std::optional<ClientMode> parseClientMode(const std::string& text);
+const char* nameOf(UnavailablePolicy policy);
+std::optional<UnavailablePolicy> parseUnavailablePolicy(const std::string& text);
 
 }  // namespace calltrack::db

@@ -13,19 +13,21 @@ namespace {
     "k.refused_total, k.flagged_total, k.created_at, k.updated_at, "                               \
     "cc.twilio_account_sid, cc.twilio_auth_token IS NOT NULL, cc.webhook_secret IS NOT NULL, "     \
     "k.bots_required, k.warm_min, k.warm_headroom, k.warm_max, k.warm_ttl_s, k.warm_lead_time_s, " \
-    "cc.twilio_voice_url "                                                                         \
+    "cc.twilio_voice_url, k.on_database_unavailable "                                              \
     "FROM clients k LEFT JOIN client_credentials cc ON cc.client_id = k.id "
 const char* const kFindClient = CLIENT_SELECT "WHERE k.id = ?1";
 const char* const kListClients = CLIENT_SELECT "ORDER BY k.id";
 const char* const kInsertClient =
     "INSERT INTO clients (id, name, max_concurrent, enabled, mode, ring_timeout_s, max_call_s, "
     "created_at, updated_at, bots_required, warm_min, warm_headroom, warm_max, warm_ttl_s, "
-    "warm_lead_time_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    "warm_lead_time_s, on_database_unavailable) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, "
+    "?10, ?11, ?12, ?13, ?14, ?15)";
 const char* const kUpdateClient =
     "UPDATE clients SET name = ?2, max_concurrent = ?3, enabled = ?4, mode = ?5, ring_timeout_s = "
     "?6, "
     "max_call_s = ?7, updated_at = ?8, bots_required = ?9, warm_min = ?10, warm_headroom = ?11, "
-    "warm_max = ?12, warm_ttl_s = ?13, warm_lead_time_s = ?14 WHERE id = ?1";
+    "warm_max = ?12, warm_ttl_s = ?13, warm_lead_time_s = ?14, on_database_unavailable = ?15 "
+    "WHERE id = ?1";
 // Credentials are written only when given; the row keeps what is not. The
 // account's token lives in twilio_accounts; client_credentials keeps a copy
 // for v2 binaries (schema.sql), rewritten for every client of the account.
@@ -77,6 +79,8 @@ Client readClient(SQLite::Statement& s) {
     k.warmPool.warmTtlS = s.getColumn(19).getInt64();
     k.warmPool.leadTimeS = s.getColumn(20).getInt64();
     if (!s.getColumn(21).isNull()) k.twilioVoiceUrl = s.getColumn(21).getString();
+    k.onDatabaseUnavailable =
+        parseUnavailablePolicy(s.getColumn(22).getString()).value_or(UnavailablePolicy::refuse);
     return k;
 }
 
@@ -120,6 +124,16 @@ void validate(const std::string& id, const ClientPatch& p) {
 
 }  // namespace
 
+const char* nameOf(UnavailablePolicy policy) {
+    return policy == UnavailablePolicy::admit_within_share ? "admit_within_share" : "refuse";
+}
+
+std::optional<UnavailablePolicy> parseUnavailablePolicy(const std::string& text) {
+    if (text == "refuse") return UnavailablePolicy::refuse;
+    if (text == "admit_within_share") return UnavailablePolicy::admit_within_share;
+    return std::nullopt;
+}
+
 const char* nameOf(ClientMode mode) {
     return mode == ClientMode::observe ? "observe" : "enforce";
 }
@@ -151,6 +165,13 @@ ClientRegistry::PutResult ClientRegistry::putIn(Connection& c, int64_t now, cons
     if (p.ringTimeoutS) k.ringTimeoutS = *p.ringTimeoutS;
     if (p.maxCallS) k.maxCallS = *p.maxCallS;
     if (p.botsRequired) k.botsRequired = *p.botsRequired;
+    if (p.onDatabaseUnavailable) k.onDatabaseUnavailable = *p.onDatabaseUnavailable;
+    if (k.botsRequired && k.onDatabaseUnavailable == UnavailablePolicy::admit_within_share) {
+        // An offline admission cannot take a bot: the bots are in the database.
+        throw EngineError(ErrorCode::invalid_argument,
+                          "on_database_unavailable admit_within_share cannot be combined with "
+                          "bots_required");
+    }
     if (p.warmPool) {
         const auto& w = *p.warmPool;
         if (w.minWarm) k.warmPool.minWarm = *w.minWarm;
@@ -180,6 +201,7 @@ ClientRegistry::PutResult ClientRegistry::putIn(Connection& c, int64_t now, cons
     if (k.warmPool.maxWarm) q->bind(12, *k.warmPool.maxWarm);
     q->bind(13, k.warmPool.warmTtlS);
     q->bind(14, k.warmPool.leadTimeS);
+    q->bind(15, nameOf(k.onDatabaseUnavailable));
     q.run();
     if (p.twilio) {
         Query current(c, kTwilioAccountUse);

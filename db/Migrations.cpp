@@ -605,6 +605,66 @@ CREATE TABLE spool_applied (
     outcome    TEXT NOT NULL CHECK (length(outcome) BETWEEN 1 AND 200)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX spool_applied_age ON spool_applied (applied_at);
+-- admit_within_share: the client's choice, offline-admitted calls, and the
+-- live processes that share the free slots.
+ALTER TABLE clients ADD COLUMN on_database_unavailable TEXT NOT NULL DEFAULT 'refuse'
+                     CHECK ((on_database_unavailable = 'refuse' OR on_database_unavailable = 'admit_within_share'));
+ALTER TABLE calls ADD COLUMN admitted_offline INTEGER NOT NULL DEFAULT 0 CHECK ((admitted_offline = 0 OR admitted_offline = 1));
+CREATE TABLE processes (
+    holder       TEXT PRIMARY KEY CHECK (length(holder) BETWEEN 1 AND 200),
+    pid          INTEGER NOT NULL,
+    started_at   INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL
+) STRICT;
+-- An offline-admitted call whose slot was gone when it was written holds
+-- none (flagged): the insert guard lets exactly those through.
+DROP TRIGGER calls_insert_guard;
+CREATE TRIGGER calls_insert_guard BEFORE INSERT ON calls
+BEGIN
+    SELECT CASE
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.id = NEW.id) THEN
+            RAISE(ABORT, 'calltrack: a call with this id exists')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.client_id = NEW.client_id AND c.external_id = NEW.external_id) THEN
+            RAISE(ABORT, 'calltrack: this client already has a call with this external_id')
+        WHEN NEW.provider_call_id IS NOT NULL
+             AND EXISTS (SELECT 1 FROM calls c WHERE c.provider_call_id = NEW.provider_call_id) THEN
+            RAISE(ABORT, 'calltrack: another call has this provider_call_id')
+        WHEN NEW.ended_at IS NOT NULL THEN NULL
+        WHEN s.id IS NULL THEN
+            RAISE(ABORT, 'calltrack: the settings row is missing')
+        WHEN k.id IS NULL THEN
+            RAISE(ABORT, 'calltrack: unknown client')
+        WHEN NEW.client_slot > k.max_concurrent THEN
+            RAISE(ABORT, 'calltrack: client_limit_reached: client_slot is above the client''s max_concurrent')
+        WHEN NEW.global_slot > s.global_limit THEN
+            RAISE(ABORT, 'calltrack: global_limit_reached: global_slot is above settings.global_limit')
+        WHEN NEW.client_slot IS NOT NULL AND k.enabled = 0 THEN
+            RAISE(ABORT, 'calltrack: client_disabled: a disabled client cannot take a slot')
+        WHEN NEW.client_slot IS NULL AND k.mode <> 'observe' AND NEW.admitted_offline = 0 THEN
+            RAISE(ABORT, 'calltrack: a live call of an enforce-mode client must hold a slot')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.client_id = NEW.client_id AND c.client_slot = NEW.client_slot
+                     AND c.ended_at IS NULL) THEN
+            RAISE(ABORT, 'calltrack: client slot is held by a live call')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.global_slot = NEW.global_slot AND c.ended_at IS NULL) THEN
+            RAISE(ABORT, 'calltrack: global slot is held by a live call')
+        WHEN NEW.bot_id IS NULL THEN
+            CASE WHEN NEW.bot_slot IS NOT NULL THEN
+                RAISE(ABORT, 'calltrack: a bot slot needs a bot')
+            WHEN k.bots_required = 1 AND k.mode = 'enforce' THEN
+                RAISE(ABORT, 'calltrack: bot_unavailable: a live call of a bots_required client must hold a bot')
+            END
+        WHEN NOT EXISTS (SELECT 1 FROM bots b WHERE b.id = NEW.bot_id
+                           AND (b.client_id IS NULL OR b.client_id = NEW.client_id)
+                           AND (b.state = 'busy' OR (b.state = 'ready' AND b.idle_until > NEW.updated_at))) THEN
+            RAISE(ABORT, 'calltrack: bot_unavailable: the bot is not warm or not this client''s')
+        WHEN NEW.bot_slot IS NULL OR NEW.bot_slot > (SELECT b.capacity FROM bots b WHERE b.id = NEW.bot_id) THEN
+            RAISE(ABORT, 'calltrack: bot_unavailable: a live call on a bot holds one of its capacity slots (1..capacity)')
+        WHEN EXISTS (SELECT 1 FROM calls c WHERE c.bot_id = NEW.bot_id AND c.bot_slot = NEW.bot_slot
+                     AND c.ended_at IS NULL) THEN
+            RAISE(ABORT, 'calltrack: bot_unavailable: the bot slot is held by a live call')
+    END
+    FROM (SELECT 1) LEFT JOIN settings s ON s.id = 1 LEFT JOIN clients k ON k.id = NEW.client_id;
+END;
 )calltrack_sql",
     };
     return steps;

@@ -138,6 +138,9 @@ TEST_CASE(
         }
         // Answered while the lock is held (the breaker answers at once).
         auto usage = getJson(api, "/v1/usage");
+        CHECK(usage["database"]["wal"]["wal_bytes"].is_number());
+        // One write failed; the rest were spooled behind it without trying.
+        CHECK(usage["database"]["breaker"]["consecutive_failures"] == 1);
         CHECK(usage["spool"]["pending_records"] == 9);
         CHECK(usage["spool"]["spooled_answers"] == 9);
         auto ready = api.Get("/readyz");
@@ -164,6 +167,15 @@ TEST_CASE(
               runCalltrack(dir, {"--db", db, "spool", "show", "--json"}).out)["pending_records"] ==
           0);
     CHECK(runCalltrack(dir, {"--db", db, "check"}).status == 0);
+    // The client option from the CLI too.
+    auto set = runCalltrack(dir, {"--db", db, "client", "set", "dialer",
+                                  "--on-database-unavailable", "admit_within_share"});
+    CHECK_MESSAGE(set.status == 0, set.err);
+    CHECK(runCalltrack(dir, {"--db", db, "client", "show", "dialer"})
+              .out.find("admit_within_share") != std::string::npos);
+    CHECK(runCalltrack(
+              dir, {"--db", db, "client", "set", "dialer", "--on-database-unavailable", "maybe"})
+              .status == 2);
 }
 
 TEST_CASE("a restarted serve adopts a crashed one's spool and applies it before it reaps") {
@@ -221,6 +233,128 @@ TEST_CASE(
     SQLite::Database check(serve.db(), SQLite::OPEN_READONLY);
     CHECK(check.execAndGet("SELECT count(*) FROM calls").getInt() == 1);
     CHECK(db::IntakeSpool::inspect(db::SpoolOptions::directoryFor(serve.db())).empty());
+}
+
+namespace {
+
+json usageOf(const test::ServeProcess& serve) {
+    auto c = clientOf(serve);
+    return getJson(c, "/v1/usage");
+}
+
+// Until the process sees `n` live processes and has read the free slots.
+void waitForShares(const test::ServeProcess& serve, int n) {
+    const auto until = SteadyClock::now() + std::chrono::seconds(10);
+    while (SteadyClock::now() < until) {
+        const auto o = usageOf(serve)["database"]["offline_admissions"];
+        if (o["live_processes"] == n && !o["free_slots_seen_at"].is_null()) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL("serve did not see " << n << " live processes");
+}
+
+int admitAs(const test::ServeProcess& serve, const std::string& ext, json* body = nullptr) {
+    auto c = clientOf(serve);
+    const json req = {{"client_id", "share"}, {"external_id", ext}};
+    auto res = c.Post("/v1/calls", req.dump(), "application/json");
+    REQUIRE(res);
+    if (body) *body = json::parse(res->body);
+    return res->status;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "admit_within_share: with the database locked, each serve admits its share of the free "
+    "slots offline; they are written afterwards, and a share that proved too large is flagged") {
+    test::TempDir dir;
+    const std::string db = dir.file("calltrack.db");
+    const std::vector<std::string> args{"--request-deadline-ms", "300"};
+    test::ServeProcess a(db, args);
+    {
+        auto c = clientOf(a);
+        REQUIRE(
+            c.Put("/v1/limits/global", R"({"max_concurrent": 100})", "application/json")->status ==
+            200);
+        REQUIRE(c.Put("/v1/clients/share",
+                      R"({"max_concurrent": 10, "on_database_unavailable": "admit_within_share"})",
+                      "application/json")
+                    ->status == 201);
+        REQUIRE(
+            c.Put("/v1/clients/strict", R"({"max_concurrent": 10})", "application/json")->status ==
+            201);
+    }
+    test::ServeProcess b(db, args);
+    REQUIRE(admitAs(a, "before-1") == 201);
+    REQUIRE(admitAs(a, "before-2") == 201);
+    waitForShares(a, 2);
+    waitForShares(b, 2);
+
+    // 10 - 2 = 8 free slots, 2 processes: 4 each.
+    SQLite::Database shell(db, SQLite::OPEN_READWRITE);
+    shell.exec("BEGIN IMMEDIATE");
+    int offline = 0, refused = 0;
+    for (int i = 0; i < 6; ++i) {
+        json body;
+        const int status = admitAs(a, "a" + std::to_string(i), &body);
+        if (status == 202) {
+            CHECK(body["outcome"] == "admitted_offline");
+            CHECK(body["external_id"] == "a" + std::to_string(i));
+            ++offline;
+        } else {
+            CHECK(status == 503);
+            CHECK(body["error"]["code"] == "database_unavailable");
+            ++refused;
+        }
+    }
+    CHECK(offline == 4);
+    CHECK(refused == 2);
+    CHECK(admitAs(a, "a0") == 202);  // a retry gets its grant again, no second share
+    for (int i = 0; i < 4; ++i) CHECK(admitAs(b, "b" + std::to_string(i)) == 202);
+    CHECK(admitAs(b, "b4") == 503);
+    // A client without the option is refused.
+    {
+        auto c = clientOf(a);
+        auto res = c.Post("/v1/calls", R"({"client_id": "strict"})", "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 503);
+    }
+    // Events for an offline call go by its external id, behind its admission.
+    {
+        auto c = clientOf(a);
+        auto res = c.Post("/v1/clients/share/calls/a1/events", R"({"status": "ringing"})",
+                          "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 202);
+    }
+    // A third process started during the outage cannot write its heartbeat:
+    // it counts 2 processes and takes a share of 4 too; 4 more than fit.
+    test::ServeProcess late(db, args);
+    waitForShares(late, 2);
+    for (int i = 0; i < 4; ++i) CHECK(admitAs(late, "c" + std::to_string(i)) == 202);
+    CHECK(usageOf(a)["database"]["offline_admissions"]["waiting"] == 4);
+    shell.exec("ROLLBACK");
+
+    const auto until = SteadyClock::now() + std::chrono::seconds(15);
+    for (const auto* s : {&a, &b, &late}) {
+        while (SteadyClock::now() < until &&
+               usageOf(*s)["database"]["offline_admissions"]["waiting"] != 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    SQLite::Database check(db, SQLite::OPEN_READONLY);
+    const auto count = [&](const std::string& where) {
+        return check.execAndGet("SELECT count(*) FROM calls WHERE client_id = 'share' AND " + where)
+            .getInt();
+    };
+    CHECK(count("admitted_offline = 1") == 12);
+    CHECK(count("admitted_offline = 1 AND would_refuse = 'client_limit_reached' AND client_slot "
+                "IS NULL") == 4);
+    CHECK(count("ended_at IS NULL AND client_slot IS NOT NULL") <= 10);
+    CHECK(count("external_id = 'a1' AND state = 'ringing'") == 1);
+    CHECK(check.execAndGet("SELECT flagged_total FROM clients WHERE id = 'share'").getInt() == 4);
+    const auto r = runCalltrack(dir, {"--db", db, "check"});
+    CHECK_MESSAGE(r.status == 0, r.out);
 }
 
 TEST_CASE(
@@ -291,8 +425,11 @@ TEST_CASE(
     while (SteadyClock::now() < until) {
         completed = 0;
         for (const auto id : ids) {
+            // A new connection: the one used before the lock sat idle past
+            // the server's keep-alive timeout.
+            auto poll = clientOf(serve);
             completed +=
-                getJson(api, "/v1/calls/" + std::to_string(id))["call"]["state"] == "completed";
+                getJson(poll, "/v1/calls/" + std::to_string(id))["call"]["state"] == "completed";
         }
         if (completed == static_cast<int>(ids.size())) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -45,7 +45,30 @@ bool storageTrouble(int primaryCode) {
     }
 }
 
+// What a replayed offline admission did, for the ledger.
+std::string admitOutcome(const AdmitResult& r) {
+    switch (r.outcome) {
+        case AdmitResult::Outcome::admitted:
+            return r.call && r.call->wouldRefuse
+                       ? "admitted offline, flagged: over the limit when written (" +
+                             *r.call->wouldRefuse + ")"
+                       : "admitted offline";
+        case AdmitResult::Outcome::existing:
+            return "existing";
+        case AdmitResult::Outcome::already_ended:
+            return "already_ended";
+        case AdmitResult::Outcome::refused:
+            return std::string("error refused: ") + nameOf(r.refusal);
+    }
+    return "admitted offline";
+}
+
 void validate(const EventIntake::Event& event) {
+    if (const auto* a = std::get_if<AdmitRequest>(&event)) {
+        if (!a->externalId)
+            throw EngineError(ErrorCode::invalid_argument, "an offline admission needs its id");
+        return;
+    }
     if (const auto* t = std::get_if<TwilioEvent>(&event)) return ProviderCallEvents::validate(*t);
     if (const auto* s = std::get_if<StatusEvent>(&event)) return CallLifecycle::validate(*s);
     if (const auto* e = std::get_if<EndRequest>(&event)) return CallLifecycle::validate(e->call);
@@ -60,6 +83,8 @@ EventResult EventIntake::applyIn(Connection& c, int64_t nowMs, const Event& even
     if (const auto* s = std::get_if<StatusEvent>(&event))
         return CallLifecycle::applyStatusIn(c, nowMs, *s);
     if (const auto* e = std::get_if<EndRequest>(&event)) return CallLifecycle::endIn(c, nowMs, *e);
+    if (std::holds_alternative<AdmitRequest>(event))
+        throw EngineError(ErrorCode::internal, "an admission is not an event");
     const auto& h = std::get<HeartbeatRequest>(event);
     return CallLifecycle::heartbeatIn(c, nowMs, h.call, h.source);
 }
@@ -80,6 +105,12 @@ IntakeOutcome EventIntake::end(EndRequest request, Deadline deadline) {
 
 IntakeOutcome EventIntake::heartbeat(HeartbeatRequest request, Deadline deadline) {
     return submit(std::move(request), false, deadline);
+}
+
+IntakeOutcome EventIntake::admitOffline(AdmitRequest request, std::string why) {
+    request.admittedOffline = true;
+    validate(Event(request));
+    return spoolIt(std::move(request), std::move(why));
 }
 
 IntakeOutcome EventIntake::submit(Event event, bool conditional, Deadline deadline) {
@@ -131,7 +162,13 @@ ReplayRound EventIntake::replay(size_t maxRecords, Deadline deadline) {
             int result = applied;
             c.exec("SAVEPOINT spool_record");
             try {
-                outcome = nameOf(applyIn(c, now, r->event).outcome);
+                if (const auto* a = std::get_if<AdmitRequest>(&r->event)) {
+                    const auto admitted = AdmissionEngine::admitIn(c, now, *a);
+                    outcome = admitOutcome(admitted);
+                    if (admitted.outcome == AdmitResult::Outcome::refused) result = failed;
+                } else {
+                    outcome = nameOf(applyIn(c, now, r->event).outcome);
+                }
                 c.exec("RELEASE spool_record");
             } catch (const EngineError& e) {
                 if (spoolable(e.code())) throw;
@@ -177,6 +214,10 @@ ReplayRound EventIntake::replay(size_t maxRecords, Deadline deadline) {
                 round.error = e.what();
             }
             break;
+        }
+        if (offline_) {
+            if (const auto* a = std::get_if<AdmitRequest>(&batch[i].record.event))
+                offline_->written(a->clientId, *a->externalId);
         }
         if (*value == applied) ++round.applied;
         if (*value == already) ++round.alreadyApplied;

@@ -21,6 +21,7 @@
 #include "db/GroupCommitWriter.h"
 #include "db/ProviderCallEvents.h"
 #include "db/spool/IntakeSpool.h"
+#include "db/spool/OfflineAdmissions.h"
 #include "db/spool/SpoolRecord.h"
 
 #include <functional>
@@ -48,8 +49,11 @@ struct ReplayRound {
 
 class EventIntake {
   public:
-    EventIntake(GroupCommitWriter& writer, const Clock& clock, IntakeSpool& spool)
-        : writer_(writer), clock_(clock), spool_(spool) {}
+    // `offline`: the process's offline grants (admit_within_share), told
+    // when each is written; none in processes that grant nothing.
+    EventIntake(GroupCommitWriter& writer, const Clock& clock, IntakeSpool& spool,
+                OfflineAdmissions* offline = nullptr)
+        : writer_(writer), clock_(clock), spool_(spool), offline_(offline) {}
 
     // Throw EngineError invalid_argument (nothing spooled) for an event the
     // engine would refuse anyway, and spool_full / spool_unwritable when
@@ -58,6 +62,10 @@ class EventIntake {
     IntakeOutcome status(StatusEvent event, Deadline deadline);
     IntakeOutcome end(EndRequest request, Deadline deadline);
     IntakeOutcome heartbeat(HeartbeatRequest request, Deadline deadline);
+    // An admission granted offline (OfflineAdmissions): spooled at once, to
+    // be written by replay as admitted_offline. Throws spool_full /
+    // spool_unwritable.
+    IntakeOutcome admitOffline(AdmitRequest request, std::string why);
 
     // Applies up to maxRecords spooled records (adopted orphans included)
     // in one writer batch, in arrival order.
@@ -82,6 +90,7 @@ class EventIntake {
     GroupCommitWriter& writer_;
     const Clock& clock_;
     IntakeSpool& spool_;
+    OfflineAdmissions* offline_;
 };
 
 }  // namespace calltrack::db

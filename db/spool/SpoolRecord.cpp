@@ -56,8 +56,10 @@ const char* SpoolRecord::kind() const {
             return "status";
         case 2:
             return "end";
-        default:
+        case 3:
             return "heartbeat";
+        default:
+            return "admit";
     }
 }
 
@@ -70,6 +72,8 @@ std::string SpoolRecord::callLabel() const {
         return t->callId ? "id:" + std::to_string(*t->callId) : t->callSid;
     if (const auto* s = std::get_if<StatusEvent>(&event)) return label(s->call);
     if (const auto* e = std::get_if<EndRequest>(&event)) return label(e->call);
+    if (const auto* a = std::get_if<AdmitRequest>(&event))
+        return a->clientId + "/" + a->externalId.value_or("");
     return label(std::get<HeartbeatRequest>(event).call);
 }
 
@@ -97,6 +101,13 @@ std::string SpoolRecord::encode(const SpoolRecord& r) {
         put(j, "reason", e->reason);
         put(j, "expected_version", e->expectedVersion);
         j["source"] = e->source;
+    } else if (const auto* a = std::get_if<AdmitRequest>(&r.event)) {
+        j["client_id"] = a->clientId;
+        put(j, "external_id", a->externalId);
+        j["provider"] = a->provider;
+        put(j, "metadata", a->metadataJson);
+        j["source"] = a->source;
+        put(j, "provider_call_id", a->providerCallId);
     } else {
         const auto& h = std::get<HeartbeatRequest>(r.event);
         j["call"] = encodeRef(h.call);
@@ -142,6 +153,18 @@ SpoolRecord SpoolRecord::decode(std::string_view payload) {
             e.expectedVersion = get<int64_t>(j, "expected_version");
             e.source = j.at("source").get<std::string>();
             r.event = std::move(e);
+        } else if (kind == "admit") {
+            AdmitRequest a;
+            a.clientId = j.at("client_id").get<std::string>();
+            a.externalId = get<std::string>(j, "external_id");
+            if (!a.externalId)
+                throw EngineError(ErrorCode::invalid_argument, "spool record: admit without id");
+            a.provider = j.at("provider").get<std::string>();
+            a.metadataJson = get<std::string>(j, "metadata");
+            a.source = j.at("source").get<std::string>();
+            a.providerCallId = get<std::string>(j, "provider_call_id");
+            a.admittedOffline = true;
+            r.event = std::move(a);
         } else if (kind == "heartbeat") {
             r.event = HeartbeatRequest{decodeRef(j.at("call")), j.at("source").get<std::string>()};
         } else {

@@ -1,14 +1,15 @@
 #pragma once
 // One event taken into the spool while the database could not take it: a
-// verified provider webhook (Twilio, Standard Webhooks) or an unconditional
-// API event, end or heartbeat. It carries everything needed to apply it
-// later exactly as it would have been applied then, plus a key that is
-// unique to this record (the ledger's key: spool_applied.key).
+// verified provider webhook (Twilio, Standard Webhooks), an unconditional
+// API event, end or heartbeat, or an admission granted offline. It carries everything needed to
+// apply it later exactly as it would have been applied then, plus a key that is unique to this
+// record (the ledger's key: spool_applied.key).
 //
 // Encoded as one JSON object (the payload of a spool frame, SpoolFile).
 // decode() of a payload encode() wrote gives the same record back; any
 // other payload throws EngineError invalid_argument.
 
+#include "db/AdmissionEngine.h"
 #include "db/CallLifecycle.h"
 #include "db/ProviderCallEvents.h"
 
@@ -27,9 +28,10 @@ struct HeartbeatRequest {
 struct SpoolRecord {
     std::string key;  // 32 hex digits, random: unique among all records of all processes
     int64_t receivedAtMs = 0;
-    std::variant<TwilioEvent, StatusEvent, EndRequest, HeartbeatRequest> event;
+    // AdmitRequest: an admission granted offline (admit_within_share).
+    std::variant<TwilioEvent, StatusEvent, EndRequest, HeartbeatRequest, AdmitRequest> event;
 
-    // "twilio", "status", "end" or "heartbeat".
+    // "twilio", "status", "end", "heartbeat" or "admit".
     const char* kind() const;
     // The call it is about, for logs: "id:42" or "client/external" or "CallSid".
     std::string callLabel() const;
