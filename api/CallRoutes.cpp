@@ -31,9 +31,12 @@ auto onCall(F&& fn) {
 // this process's share (OfflineAdmissions): 202 admitted_offline, spooled.
 bool sendOffline(ApiContext& ctx, db::AdmitRequest admit, const std::string& why,
                  httplib::Response& res, RequestContext& rc) {
-    if (!ctx.offline || admit.providerCallId || !ctx.offline->sharesFor(admit.clientId))
+    // Only with the caller's own external id: a generated one would make
+    // every retry a new call (the idempotency store is in the database).
+    if (!ctx.offline || admit.providerCallId || !admit.externalId ||
+        !ctx.offline->sharesFor(admit.clientId))
         return false;
-    db::AdmissionEngine::validate(admit);  // the external id, generated if absent
+    db::AdmissionEngine::validate(admit);
     const auto grant = ctx.offline->grant(admit.clientId, *admit.externalId);
     if (grant == db::OfflineAdmissions::Grant::no_share) return false;
     nlohmann::json body = {
@@ -48,6 +51,7 @@ bool sendOffline(ApiContext& ctx, db::AdmitRequest admit, const std::string& why
     if (grant == db::OfflineAdmissions::Grant::granted) {
         try {
             body["spool_key"] = ctx.intake.admitOffline(admit, why).spoolKey;
+            ctx.offline->spooled(admit.clientId, *admit.externalId);
         } catch (const db::EngineError&) {
             ctx.offline->written(admit.clientId, *admit.externalId);
             return false;  // not stored: refused like any other

@@ -27,7 +27,10 @@ int SpoolReplayJob::runOnce() {
     if (round.blocked != blocked_) {
         blocked_ = round.blocked;
         if (blocked_) {
-            log_.warn("intake spool replay waits for the database", {{"error", round.error}});
+            log_.warn(
+                "intake spool replay waits (the database, or a call another process's "
+                "spool may still create)",
+                {{"error", round.error}});
         }
     }
     // Nothing waited: probe for the breaker if it is not closed.

@@ -277,10 +277,29 @@ void GroupCommitWriter::runBatch(std::vector<std::shared_ptr<PendingOp>>& batch)
     } else if (storageTrouble) {
         breaker_.failure(*storageTrouble);
     }
+    // On a failed batch every op fails, including those whose own part
+    // succeeded: their writes were rolled back with the batch. Each gets an
+    // exception object of its own: one shared by the waiting threads would
+    // be freed by whichever drops it last, through a reference count
+    // ThreadSanitizer cannot see ordering the others' reads of it.
+    std::optional<EngineError> batchFailure;
+    if (batchError) {
+        try {
+            std::rethrow_exception(batchError);
+        } catch (const EngineError& e) {
+            batchFailure.emplace(e.code(), std::string(e.what()));
+        } catch (const std::exception& e) {
+            batchFailure.emplace(ErrorCode::storage_failure,
+                                 std::string("the batch failed, nothing was written: ") + e.what());
+        } catch (...) {
+            batchFailure.emplace(ErrorCode::storage_failure,
+                                 "the batch failed, nothing was written");
+        }
+    }
     for (auto& op : live) {
-        // On a failed batch every op fails, including those whose own part
-        // succeeded: their writes were rolled back with the batch.
-        finish(*op, batchError ? batchError : op->error);
+        finish(*op, batchFailure ? std::make_exception_ptr(EngineError(
+                                       batchFailure->code(), std::string(batchFailure->what())))
+                                 : op->error);
     }
 }
 

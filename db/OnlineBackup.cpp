@@ -53,6 +53,14 @@ BackupResult OnlineBackup::copy(const std::string& source, const std::string& ta
     }
     if (!std::filesystem::exists(source))
         throw EngineError(ErrorCode::no_database, "no database at " + source);
+    // The name is taken first, exclusively: a file that appears meanwhile
+    // is never overwritten (nor removed on failure).
+    const int reserved = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (reserved < 0) {
+        throw EngineError(ErrorCode::invalid_argument, "cannot create the backup target " + target +
+                                                           ": " + std::strerror(errno));
+    }
+    ::close(reserved);
     Handle src = open(source, SQLITE_OPEN_READONLY);
     sqlite3_busy_timeout(src.get(), busyTimeoutMs);
     Handle dst = open(target, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);

@@ -10,7 +10,12 @@ const char* const kBeat =
     "ON CONFLICT (holder) DO UPDATE SET heartbeat_at = excluded.heartbeat_at";
 const char* const kForgetDead = "DELETE FROM processes WHERE heartbeat_at < ?1";
 const char* const kLeave = "DELETE FROM processes WHERE holder = ?1";
-const char* const kLive = "SELECT count(*) FROM processes WHERE heartbeat_at > ?1";
+// Relative to the freshest heartbeat, not to now: while the database takes
+// no writes no heartbeat is written, and the processes alive when it stopped
+// must keep counting (else each would soon think it is alone).
+const char* const kLive =
+    "SELECT count(*) FROM processes WHERE heartbeat_at > (SELECT max(heartbeat_at) FROM "
+    "processes) - ?1";
 }  // namespace
 
 ProcessRegistry::ProcessRegistry(GroupCommitWriter& writer, const Clock& clock, std::string holder,
@@ -50,7 +55,8 @@ void ProcessRegistry::leave(Deadline deadline) {
 
 int ProcessRegistry::liveIn(Connection& c, int64_t nowMs) {
     Query q(c, kLive);
-    q->bind(1, nowMs - kLiveMs);
+    (void)nowMs;
+    q->bind(1, kLiveMs);
     q.step();
     return std::max(1, q->getColumn(0).getInt());
 }

@@ -21,7 +21,8 @@ class ProcessRegistry {
     void heartbeat(Deadline deadline);
     // Removes this process's row (clean shutdown).
     void leave(Deadline deadline);
-    // Live processes, this one included (at least 1).
+    // Live processes, this one included (at least 1): those whose last
+    // heartbeat is within kLiveMs of the freshest one.
     static int liveIn(Connection& c, int64_t nowMs);
 
   private:

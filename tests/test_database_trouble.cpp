@@ -428,6 +428,7 @@ TEST_CASE(
             // A new connection: the one used before the lock sat idle past
             // the server's keep-alive timeout.
             auto poll = clientOf(serve);
+            if (!poll.Get("/healthz")) FAIL("serve does not answer: " << serve.stderrLog());
             completed +=
                 getJson(poll, "/v1/calls/" + std::to_string(id))["call"]["state"] == "completed";
         }

@@ -63,6 +63,16 @@ std::string admitOutcome(const AdmitResult& r) {
     return "admitted offline";
 }
 
+// Whether the event names its call by external id: the only way to name a
+// call admitted offline, which may still wait in another process's spool.
+bool byExternalId(const EventIntake::Event& event) {
+    const CallRef* ref = nullptr;
+    if (const auto* s = std::get_if<StatusEvent>(&event)) ref = &s->call;
+    if (const auto* e = std::get_if<EndRequest>(&event)) ref = &e->call;
+    if (const auto* h = std::get_if<HeartbeatRequest>(&event)) ref = &h->call;
+    return ref && !ref->id && ref->externalId;
+}
+
 void validate(const EventIntake::Event& event) {
     if (const auto* a = std::get_if<AdmitRequest>(&event)) {
         if (!a->externalId)
@@ -115,8 +125,14 @@ IntakeOutcome EventIntake::admitOffline(AdmitRequest request, std::string why) {
 
 IntakeOutcome EventIntake::submit(Event event, bool conditional, Deadline deadline) {
     validate(event);
-    if (!conditional && spool_.pendingOnHost())
-        return spoolIt(std::move(event), "earlier events are still waiting in the spool");
+    if (!conditional && spool_.pendingOnHost()) {
+        try {
+            return spoolIt(event, "earlier events are still waiting in the spool");
+        } catch (const EngineError&) {
+            // The spool cannot take it: the database may (out of order
+            // beats lost).
+        }
+    }
     try {
         IntakeOutcome out;
         out.result =
@@ -146,6 +162,10 @@ ReplayRound EventIntake::replay(size_t maxRecords, Deadline deadline) {
     auto batch = spool_.next(maxRecords);
     if (batch.empty()) return round;
 
+    // A call another live process's spool may still create (an offline
+    // admission) is not "not found" yet: such a record waits (the round
+    // stops at it) until that spool is drained.
+    const bool othersPending = spool_.stats().otherProcessBytes > 0;
     // One op per readable record, in order; each records its key in the
     // ledger with its event, or finds it there already.
     enum Result { applied, already, failed };
@@ -155,7 +175,7 @@ ReplayRound EventIntake::replay(size_t maxRecords, Deadline deadline) {
         if (batch[i].record.key.empty()) continue;
         opOf[i] = ops.size();
         const SpoolRecord* r = &batch[i].record;
-        ops.push_back([this, r](Connection& c) -> int {
+        ops.push_back([this, r, othersPending](Connection& c) -> int {
             if (SpoolLedger::outcomeOf(c, r->key)) return already;
             const int64_t now = clock_.nowMs();
             std::string outcome;
@@ -172,6 +192,13 @@ ReplayRound EventIntake::replay(size_t maxRecords, Deadline deadline) {
                 c.exec("RELEASE spool_record");
             } catch (const EngineError& e) {
                 if (spoolable(e.code())) throw;
+                if (e.code() == ErrorCode::not_found && othersPending && byExternalId(r->event)) {
+                    c.exec("ROLLBACK TO spool_record");
+                    c.exec("RELEASE spool_record");
+                    throw EngineError(ErrorCode::not_found,
+                                      "waits: its call may still come from another process's "
+                                      "spool");
+                }
                 c.exec("ROLLBACK TO spool_record");
                 c.exec("RELEASE spool_record");
                 outcome = "error " + std::string(nameOf(e.code())) + ": " + e.what();

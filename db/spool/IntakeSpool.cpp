@@ -192,18 +192,22 @@ void IntakeSpool::append(const SpoolRecord& record) {
         }
         written += static_cast<size_t>(n);
     }
-    s->size += bytes.size();
-    s->pending.emplace_back(s->size, record.receivedAtMs);
     if (::fdatasync(s->fd) != 0) {
-        // The record may or may not be on disk: it stays counted (replay
-        // applies it if it is there) but the caller is told it failed, and
-        // this file takes no more records.
+        // Not known to be on disk: taken back (the caller is told nothing
+        // was stored), and this file takes no more records. If the
+        // truncation fails too, the record may be replayed: at least once.
         const std::string why = errnoText("spool fsync failed");
         ++stats_.writeFailures;
         stats_.writable = false;
+        if (::ftruncate(s->fd, static_cast<off_t>(s->size)) != 0) {
+            s->size += bytes.size();
+            s->pending.emplace_back(s->size, record.receivedAtMs);
+        }
         sealActive();
         throw EngineError(ErrorCode::spool_unwritable, why);
     }
+    s->size += bytes.size();
+    s->pending.emplace_back(s->size, record.receivedAtMs);
     ++stats_.appended;
     stats_.writable = true;
 }
@@ -231,7 +235,9 @@ std::vector<IntakeSpool::Pending> IntakeSpool::next(size_t max) {
         const auto scan = SpoolFile::scan(bytes, v.from, v.from + bytes.size() == v.to, max);
         corrupt += static_cast<uint64_t>(scan.corruptRegions);
         std::vector<Pending> out;
+        uint64_t lastEnd = v.from;
         for (const auto& f : scan.frames) {
+            lastEnd = f.end;
             Pending p;
             p.segment = v.id;
             p.end = f.end;
@@ -242,6 +248,15 @@ std::vector<IntakeSpool::Pending> IntakeSpool::next(size_t max) {
                 p.record.key.clear();  // consumed without being applied
             }
             out.push_back(std::move(p));
+        }
+        if (scan.end > lastEnd) {
+            // Damaged or torn bytes after the last good frame: consumed
+            // without being applied, so that the segment can drain.
+            Pending skip;
+            skip.segment = v.id;
+            skip.end = scan.end;
+            skip.record.receivedAtMs = INT64_MAX;  // after everything readable
+            out.push_back(std::move(skip));
         }
         perSegment.push_back(std::move(out));
     }
@@ -349,7 +364,9 @@ int IntakeSpool::scan() {
             corrupt += static_cast<uint64_t>(scan.corruptRegions);
             torn += scan.tornTailBytes > 0;
             for (const auto& f : scan.frames) {
-                int64_t receivedAt = 0;
+                // Unreadable: as if it came now (it must not look old
+                // enough to close the spool by age); skipped by replay.
+                int64_t receivedAt = clock_.nowMs();
                 try {
                     receivedAt = SpoolRecord::decode(f.payload).receivedAtMs;
                 } catch (const EngineError&) {

@@ -38,7 +38,8 @@ bool OfflineAdmissions::sharesFor(const std::string& clientId) const {
 OfflineAdmissions::Grant OfflineAdmissions::grant(const std::string& clientId,
                                                   const std::string& externalId) {
     std::lock_guard lock(mutex_);
-    if (waiting_.count({clientId, externalId})) return Grant::again;
+    if (const auto it = waiting_.find({clientId, externalId}); it != waiting_.end())
+        return it->second ? Grant::again : Grant::no_share;
     if (!snapshot_) {
         ++refused_;
         return Grant::no_share;
@@ -52,10 +53,16 @@ OfflineAdmissions::Grant OfflineAdmissions::grant(const std::string& clientId,
         ++refused_;
         return Grant::no_share;
     }
-    waiting_.insert({clientId, externalId});
+    waiting_.emplace(std::make_pair(clientId, externalId), false);
     ++waitingPerClient_[clientId];
     ++granted_;
     return Grant::granted;
+}
+
+void OfflineAdmissions::spooled(const std::string& clientId, const std::string& externalId) {
+    std::lock_guard lock(mutex_);
+    if (const auto it = waiting_.find({clientId, externalId}); it != waiting_.end())
+        it->second = true;
 }
 
 void OfflineAdmissions::written(const std::string& clientId, const std::string& externalId) {

@@ -23,7 +23,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 
 namespace calltrack::db {
@@ -51,7 +50,11 @@ class OfflineAdmissions {
     void refresh(ShareSnapshot snapshot);
     enum class Grant { granted, again, no_share };
     // Whether this process may admit (client, externalId) offline now.
+    // `granted` reserves a share: the caller spools it, then confirms it
+    // (spooled) or gives it back (written). `again`: this id was granted
+    // and spooled before. A grant still being spooled is `no_share`.
     Grant grant(const std::string& clientId, const std::string& externalId);
+    void spooled(const std::string& clientId, const std::string& externalId);
     // Its spool record was written (or refused): it no longer counts.
     void written(const std::string& clientId, const std::string& externalId);
     // The client's policy, as last seen.
@@ -60,10 +63,11 @@ class OfflineAdmissions {
 
   private:
     mutable std::mutex mutex_;
-    std::optional<ShareSnapshot> snapshot_;                  // guarded by mutex_
-    std::set<std::pair<std::string, std::string>> waiting_;  // guarded by mutex_
-    std::map<std::string, int64_t> waitingPerClient_;        // guarded by mutex_
-    uint64_t granted_ = 0, refused_ = 0;                     // guarded by mutex_
+    std::optional<ShareSnapshot> snapshot_;  // guarded by mutex_
+    // granted and not yet written -> spooled (false while being spooled)
+    std::map<std::pair<std::string, std::string>, bool> waiting_;  // guarded by mutex_
+    std::map<std::string, int64_t> waitingPerClient_;              // guarded by mutex_
+    uint64_t granted_ = 0, refused_ = 0;                           // guarded by mutex_
 };
 
 }  // namespace calltrack::db

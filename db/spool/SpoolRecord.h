@@ -1,9 +1,12 @@
 #pragma once
 // One event taken into the spool while the database could not take it: a
 // verified provider webhook (Twilio, Standard Webhooks), an unconditional
-// API event, end or heartbeat, or an admission granted offline. It carries everything needed to
-// apply it later exactly as it would have been applied then, plus a key that is unique to this
-// record (the ledger's key: spool_applied.key).
+// API event, end or heartbeat, or an admission granted offline. It carries
+// everything needed to apply it later as it would have been applied then,
+// but at the time of the replay: a call's expiry counts from when its event
+// is applied, so a long outage cannot time calls out the moment the
+// database returns (the provider's own time is kept as occurred_at). Its
+// key is unique to this record (the ledger's key: spool_applied.key).
 //
 // Encoded as one JSON object (the payload of a spool frame, SpoolFile).
 // decode() of a payload encode() wrote gives the same record back; any
