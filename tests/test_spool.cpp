@@ -7,8 +7,10 @@
 // test_database_trouble.)
 
 #include "db/DatabaseBreaker.h"
+#include "db/ProcessRegistry.h"
 #include "db/spool/EventIntake.h"
 #include "db/spool/IntakeSpool.h"
+#include "db/spool/OfflineAdmissions.h"
 #include "db/spool/SpoolFile.h"
 #include "db/spool/SpoolLedger.h"
 #include "tests/TestSupport.h"
@@ -379,6 +381,77 @@ TEST_CASE("while the database is locked, replay waits and keeps every record") {
     }
     CHECK(r.applied == 1);
     CHECK(f.state(f.ids[0]) == "ringing");
+}
+
+TEST_CASE("a record of our own damaged on disk is skipped: the spool drains instead of wedging") {
+    SpoolFixture f;
+    IntakeSpool spool(f.options(), f.t.clock);
+    spool.append(f.record(f.ids[0], CallState::ringing));
+    spool.append(f.record(f.ids[1], CallState::ringing));
+    const auto seg = f.segments().at(0);
+    std::string bytes = readAll(seg);
+    bytes[bytes.size() - 3] ^= 0x40;  // the last record's payload
+    {
+        // In place (the spool keeps appending to this file).
+        std::fstream out(seg, std::ios::binary | std::ios::in | std::ios::out);
+        out.seekp(static_cast<std::streamoff>(bytes.size() - 3));
+        out.put(bytes[bytes.size() - 3]);
+    }
+    db::EventIntake intake(f.t.database->writer(), f.t.clock, spool);
+    const auto r = intake.drain([] { return true; }, std::chrono::seconds(5));
+    CHECK(r.applied == 1);
+    CHECK(r.corrupt == 1);
+    CHECK(spool.stats().pendingRecords == 0);
+    CHECK_FALSE(spool.pendingOnHost());
+    CHECK(f.state(f.ids[1]) == "reserved");
+}
+
+TEST_CASE(
+    "live processes are counted against the freshest heartbeat, so an outage does not "
+    "make each process think it is alone") {
+    TestDatabase t;
+    db::ProcessRegistry a(t.database->writer(), t.clock, "a", 1);
+    db::ProcessRegistry b(t.database->writer(), t.clock, "b", 2);
+    a.heartbeat(db::noDeadline());
+    b.heartbeat(db::noDeadline());
+    const auto live = [&] {
+        return t.database->readers().read(
+            [&](db::Connection& c) { return db::ProcessRegistry::liveIn(c, t.clock.nowMs()); });
+    };
+    CHECK(live() == 2);
+    t.clock.advanceMs(60'000);  // no heartbeat can be written: both still count
+    CHECK(live() == 2);
+    a.heartbeat(db::noDeadline());  // writes work again; b has stopped
+    CHECK(live() == 1);
+    b.leave(db::noDeadline());
+    a.leave(db::noDeadline());
+    CHECK(live() == 1);  // never below one: the asking process
+}
+
+TEST_CASE("offline grants: within floor(free / processes), 'again' only once spooled") {
+    db::OfflineAdmissions o;
+    using G = db::OfflineAdmissions::Grant;
+    CHECK(o.grant("acme", "x") == G::no_share);  // nothing seen yet
+    db::ShareSnapshot s;
+    s.atMs = 1;
+    s.liveProcesses = 3;
+    s.globalFree = 100;
+    s.clientFree["acme"] = 7;  // 7 / 3 = 2 each
+    o.refresh(s);
+    CHECK(o.sharesFor("acme"));
+    CHECK_FALSE(o.sharesFor("other"));
+    CHECK(o.grant("acme", "x1") == G::granted);
+    CHECK(o.grant("acme", "x1") == G::no_share);  // still being spooled
+    o.spooled("acme", "x1");
+    CHECK(o.grant("acme", "x1") == G::again);
+    CHECK(o.grant("acme", "x2") == G::granted);
+    CHECK(o.grant("acme", "x3") == G::no_share);  // the share is used
+    o.written("acme", "x2");                      // given back (not stored)
+    CHECK(o.grant("acme", "x3") == G::granted);
+    s.globalFree = 5;  // 5 / 3 = 1 for all clients together
+    o.refresh(s);
+    CHECK(o.grant("acme", "x4") == G::no_share);
+    CHECK(o.stats().waiting == 2);
 }
 
 TEST_CASE("the database breaker: opens after failures in a row, one trial when half-open") {
