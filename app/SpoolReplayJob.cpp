@@ -52,10 +52,6 @@ void SpoolReplayJob::start() {
         "spool-replay", interval_, [this] { runOnce(); }, log_);
 }
 
-void SpoolReplayJob::wake() {
-    if (job_) job_->wake();
-}
-
 void SpoolReplayJob::stop() {
     stopping_.store(true);
     job_.reset();

@@ -28,7 +28,6 @@ class SpoolReplayJob {
     int runOnce();
     void start();
     void stop();
-    void wake();
 
   private:
     db::EventIntake& intake_;
