@@ -5,6 +5,7 @@
 #include "api/JsonLog.h"
 #include "api/WebhookRejections.h"
 #include "api/connection/ConnectionLimits.h"
+#include "api/metrics/MetricsSources.h"
 #include "db/AdmissionEngine.h"
 #include "db/BotRegistry.h"
 #include "db/CallLifecycle.h"
@@ -61,6 +62,8 @@ struct ApiContext {
     // This process's offline admissions (admit_within_share); none: every
     // admission the database cannot take is refused.
     db::OfflineAdmissions* offline = nullptr;
+    // GET /metrics: this process's registry, leases and bound on client labels.
+    MetricsSources metrics{};
     WebhookRejections webhookRejections{};
     ConnectionCounters connectionCounters{};
 

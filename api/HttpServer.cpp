@@ -99,6 +99,8 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
     addBatchRoute(router_, ctx_);
     addBotRoutes(router_, ctx_);
     addWarmPoolRoutes(router_, ctx_);
+    addMetricsRoute(router_, ctx_);
+    addHistoryRoutes(router_, ctx_);
 
     // Without TCP_NODELAY keep-alive requests stall on Nagle + delayed ACK.
     server_.set_tcp_nodelay(true);
@@ -301,6 +303,11 @@ void HttpServer::handle(const httplib::Request& req, httplib::Response& res) {
     } catch (const std::exception& e) {
         renderError(req, res, ApiError(500, "internal", "internal error"));
         ctx_.log.error("request failed", {{"request_id", rc.requestId}, {"error", e.what()}});
+    }
+    if (ctx_.metrics.process) {
+        ctx_.metrics.process->observeRequest(
+            rc.route, res.status,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
     if (ctx_.log.enabled(LogLevel::info)) {
         const double ms =

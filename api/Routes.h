@@ -15,6 +15,8 @@ void addTwilioVoiceRoute(Router& router, ApiContext& ctx);  // the inbound gate
 void addBatchRoute(Router& router, ApiContext& ctx);
 void addBotRoutes(Router& router, ApiContext& ctx);       // api/BotRoutes.cpp
 void addWarmPoolRoutes(Router& router, ApiContext& ctx);  // schedules and warm pools
+void addMetricsRoute(Router& router, ApiContext& ctx);    // GET /metrics
+void addHistoryRoutes(Router& router, ApiContext& ctx);   // usage history, capacity
 
 // Helpers shared by the route files.
 void sendJson(httplib::Response& res, int status, const nlohmann::json& body);

@@ -1,5 +1,6 @@
 #include "app/BotCommands.h"
 
+#include "api/ResourceJson.h"
 #include "app/ExitCode.h"
 #include "app/TextTable.h"
 #include "db/BotRegistry.h"
@@ -26,6 +27,7 @@ struct BotArgs {
     int64_t timeoutMs = 10'000;
     std::optional<std::string> listClient;
     std::optional<std::string> listState;
+    bool listJson = false;
 };
 
 // An open database and the bot registry, for one command.
@@ -123,6 +125,7 @@ void addBotCommands(CLI::App& app, const CliContext& context) {
     list->add_option("--client", args->listClient, "only this client's own bots (not shared ones)");
     list->add_option("--state", args->listState, "only bots in this state")
         ->check(CLI::IsMember({"cold", "warming", "ready", "busy", "failed"}));
+    list->add_flag("--json", args->listJson, "one JSON document: {\"bots\": [...]}");
     list->callback([context, args] {
         context.action = [context, args] {
             db::BotRegistry::ListFilter filter;
@@ -136,6 +139,12 @@ void addBotCommands(CLI::App& app, const CliContext& context) {
                                           "no client " + *filter.clientId);
                 return db::BotRegistry::listIn(c, filter);
             });
+            if (args->listJson) {
+                nlohmann::json list = nlohmann::json::array();
+                for (const auto& b : bots) list.push_back(api::ResourceJson::bot(b));
+                std::cout << nlohmann::json{{"bots", list}}.dump(2) << "\n";
+                return kOk;
+            }
             TextTable t({"id", "client", "state", "calls/capacity", "warm_for", "since", "reason"});
             for (const auto& b : bots) {
                 t.add({b.id, owner(b), db::nameOf(b.state),

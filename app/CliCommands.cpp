@@ -1,12 +1,15 @@
 #include "app/CliCommands.h"
 
 #include "api/JsonLog.h"
+#include "api/ResourceJson.h"
 #include "app/BackupCommand.h"
 #include "app/BotCommands.h"
+#include "app/CapacityCommands.h"
 #include "app/ExitCode.h"
 #include "app/ServeCommand.h"
 #include "app/SpoolCommands.h"
 #include "app/TextTable.h"
+#include "app/TopCommand.h"
 #include "app/WarmPoolCommands.h"
 #include "app/WarmPoolOptions.h"
 #include "db/AdmissionEngine.h"
@@ -18,6 +21,7 @@
 #include "db/Database.h"
 #include "db/InvariantChecker.h"
 #include "db/RetentionPurge.h"
+#include "db/UsageQueries.h"
 
 #include <CLI/CLI.hpp>
 
@@ -277,6 +281,32 @@ int runCli(int argc, char** argv) {
         ->envname("CALLTRACK_WARMUP_CONCURRENCY")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
+    int64_t historyIntervalS = serve.history.sampleIntervalMs / 1000;
+    int64_t historyDays = serve.history.keptMs / (86400 * 1000);
+    int64_t historyMinuteDays = serve.history.minuteRowsKeptMs / (86400 * 1000);
+    serveCmd
+        ->add_option("--history-interval-s", historyIntervalS,
+                     "utilization samples (live calls per client) are taken this often")
+        ->envname("CALLTRACK_HISTORY_INTERVAL_S")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    serveCmd
+        ->add_option("--history-minute-days", historyMinuteDays,
+                     "per-minute history is kept this many days, then rolled up into hours")
+        ->envname("CALLTRACK_HISTORY_MINUTE_DAYS")
+        ->check(CLI::Range(1, 400))
+        ->capture_default_str();
+    serveCmd->add_option("--history-days", historyDays, "hourly history is kept this many days")
+        ->envname("CALLTRACK_HISTORY_DAYS")
+        ->check(CLI::Range(1, 3650))
+        ->capture_default_str();
+    serveCmd
+        ->add_option("--metrics-max-clients", serve.metricsMaxClients,
+                     "GET /metrics labels at most this many clients (by id); the rest are "
+                     "summed under client=\"_other\"")
+        ->envname("CALLTRACK_METRICS_MAX_CLIENTS")
+        ->check(CLI::Range(0, 100000))
+        ->capture_default_str();
     serveCmd->footer(
         "Environment: CALLTRACK_ADMIN_TOKEN (bearer token with full access; never logged), and the "
         "variables named above.");
@@ -318,6 +348,13 @@ int runCli(int argc, char** argv) {
             serve.database.readers = 4;
             serve.database.readWait = serve.requestDeadline;
             serve.reaperInterval = std::chrono::milliseconds(reaperIntervalMs);
+            serve.history.sampleIntervalMs = historyIntervalS * 1000;
+            serve.history.minuteRowsKeptMs = historyMinuteDays * 86400 * 1000;
+            serve.history.keptMs = historyDays * 86400 * 1000;
+            if (serve.history.keptMs < serve.history.minuteRowsKeptMs) {
+                throw db::EngineError(db::ErrorCode::invalid_argument,
+                                      "--history-days must be at least --history-minute-days");
+            }
             api::LogLevel level = api::LogLevel::info;
             api::JsonLog::parseLevel(logLevel, level);
             // A full stderr pipe must not block requests: 16 384 lines queued,
@@ -371,20 +408,33 @@ int runCli(int argc, char** argv) {
         };
     });
     std::string showId;
+    bool showJson = false, listJson = false;
     auto* clientShow = clientCmd->add_subcommand("show", "show one client");
     clientShow->add_option("id", showId)->required();
+    clientShow->add_flag("--json", showJson, "one JSON document (the API's client object)");
     clientShow->callback([&] {
         action = [&] {
             Session s(common);
             auto k = s.clients.find(showId);
             if (!k) throw db::EngineError(db::ErrorCode::not_found, "no client " + showId);
-            printClient(*k);
+            if (showJson)
+                std::cout << api::ResourceJson::client(*k).dump(2) << "\n";
+            else
+                printClient(*k);
             return kOk;
         };
     });
-    clientCmd->add_subcommand("list", "list clients")->callback([&] {
+    auto* clientList = clientCmd->add_subcommand("list", "list clients");
+    clientList->add_flag("--json", listJson, "one JSON document: {\"clients\": [...]}");
+    clientList->callback([&] {
         action = [&] {
             Session s(common);
+            if (listJson) {
+                nlohmann::json list = nlohmann::json::array();
+                for (const auto& k : s.clients.list()) list.push_back(api::ResourceJson::client(k));
+                std::cout << nlohmann::json{{"clients", list}}.dump(2) << "\n";
+                return kOk;
+            }
             TextTable t({"id", "name", "mode", "enabled", "active", "limit", "percent"});
             for (const auto& k : s.clients.list()) {
                 t.add({k.id, k.name, db::nameOf(k.mode), yesNo(k.enabled), std::to_string(k.active),
@@ -401,6 +451,8 @@ int runCli(int argc, char** argv) {
     addBotCommands(app, context);
     addSpoolCommands(app, context);
     addBackupCommand(app, context);
+    addCapacityCommands(app, context);  // history, capacity, capacity plan
+    addTopCommand(app, context);
 
     // limit global [N]
     auto* limitCmd = app.add_subcommand("limit", "show or set limits");
@@ -526,14 +578,23 @@ int runCli(int argc, char** argv) {
     callsCmd->add_option("--limit", filter.limit, "at most this many")
         ->check(CLI::Range(1, 100000))
         ->capture_default_str();
+    bool callsJson = false;
+    callsCmd->add_flag("--json", callsJson, "one JSON document: {\"calls\": [...]}");
     callsCmd->callback([&] {
         action = [&] {
             filter.clientId = callsClient;
             if (callsAll) filter.which = db::CallTable::ListFilter::Which::all;
             if (callsEnded) filter.which = db::CallTable::ListFilter::Which::ended;
             Session s(common);
-            printCalls(s.database.readers().read(
-                [&](db::Connection& c) { return db::CallTable::list(c, filter); }));
+            const auto calls = s.database.readers().read(
+                [&](db::Connection& c) { return db::CallTable::list(c, filter); });
+            if (callsJson) {
+                nlohmann::json list = nlohmann::json::array();
+                for (const auto& call : calls) list.push_back(api::ResourceJson::call(call));
+                std::cout << nlohmann::json{{"calls", list}}.dump(2) << "\n";
+            } else {
+                printCalls(calls);
+            }
             return kOk;
         };
     });
@@ -595,9 +656,20 @@ int runCli(int argc, char** argv) {
     });
 
     // status
-    app.add_subcommand("status", "utilization: global and per client")->callback([&] {
+    bool statusJson = false;
+    auto* statusCmd = app.add_subcommand("status", "utilization: global and per client");
+    statusCmd->add_flag("--json", statusJson,
+                        "one JSON document (the shape of GET /v1/usage's global and clients)");
+    statusCmd->callback([&] {
         action = [&] {
             Session s(common);
+            if (statusJson) {
+                const int64_t since = s.clock.nowMs() - 60000;
+                const auto report = s.database.readers().read(
+                    [&](db::Connection& c) { return db::UsageQueries::report(c, since); });
+                std::cout << api::ResourceJson::usageReport(report).dump(2) << "\n";
+                return kOk;
+            }
             auto [g, clients] = s.database.readers().read([](db::Connection& c) {
                 return std::make_pair(db::ClientRegistry::globalIn(c),
                                       db::ClientRegistry::listIn(c));

@@ -1,5 +1,7 @@
 #include "app/ServeCommand.h"
 
+#include "api/metrics/ProcessMetrics.h"
+#include "app/HistoryJob.h"
 #include "app/ReaperJob.h"
 #include "app/SpoolReplayJob.h"
 #include "db/AdmissionEngine.h"
@@ -49,6 +51,11 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     db::SystemClock clock;
     auto dbOptions = options.database;
     dbOptions.createIfMissing = true;
+    const std::string holder = db::LeaderLease::processHolderId();
+    api::ProcessMetrics metrics(holder);
+    dbOptions.onBatch = [&metrics](size_t ops, double seconds, bool committed) {
+        metrics.observeBatch(ops, seconds, committed);
+    };
     db::Database database(dbOptions);
     db::CallLifecycle lifecycle(database.writer(), clock);
     db::AdmissionEngine admission(database.writer(), clock);
@@ -56,8 +63,7 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     db::BotRegistry bots(database.writer(), database.readers(), clock);
     db::DemandSchedules schedules(database.writer(), database.readers(), clock);
     db::ProviderCallEvents providerEvents(database.writer(), clock);
-    db::LeaderLease lease(database.writer(), clock, "reaper", db::LeaderLease::processHolderId(),
-                          options.leaseTtlMs);
+    db::LeaderLease lease(database.writer(), clock, "reaper", holder, options.leaseTtlMs);
     auto spoolOptions = options.spool;
     if (spoolOptions.directory.empty())
         spoolOptions.directory = db::SpoolOptions::directoryFor(dbOptions.path);
@@ -122,6 +128,8 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
         });
     api.wal = &wal;
     api.offline = &offline;
+    api.metrics.process = &metrics;
+    api.metrics.maxClientLabels = options.metricsMaxClients;
     std::unique_ptr<api::HttpServer> http;
     try {
         http = std::make_unique<api::HttpServer>(api, options.http);
@@ -192,11 +200,26 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     // Bot warm-ups: its own lease, so the reaper and the scheduler may run in
     // different processes; an admission that finds no free bot wakes it.
     db::WarmupClaims warmupClaims(database.writer(), clock);
-    db::LeaderLease botLease(database.writer(), clock, "bot-scheduler",
-                             db::LeaderLease::processHolderId(), options.leaseTtlMs);
-    WarmupScheduler warmups(warmupClaims, botLease, clock, log, options.warmup);
+    db::LeaderLease botLease(database.writer(), clock, "bot-scheduler", holder, options.leaseTtlMs);
+    auto warmupOptions = options.warmup;
+    warmupOptions.onOutcome = [&metrics](bool ok, double seconds) {
+        metrics.observeWarmup(ok, seconds);
+    };
+    WarmupScheduler warmups(warmupClaims, botLease, clock, log, warmupOptions);
     admission.onBotShortage([&warmups](const std::string&) { warmups.wake(); });
     warmups.start();
+    // Utilization history: its own lease, so it may run beside the reaper
+    // or in another process.
+    db::LeaderLease historyLease(database.writer(), clock, "history", holder, options.leaseTtlMs);
+    db::UsageRecorder recorder(database.writer(), database.readers(), clock, options.history);
+    HistoryJob history(recorder, historyLease, clock, log);
+    history.start();
+    api.metrics.leasesHeld = [&] {
+        return std::vector<std::pair<std::string, bool>>{{"reaper", lease.held()},
+                                                         {"bot-scheduler", botLease.held()},
+                                                         {"history", historyLease.held()}};
+    };
+    api.metrics.warmupsInFlight = [&warmups] { return warmups.stats().inFlight; };
     http->start();
     if (http->open()) {
         log.warn(
@@ -234,6 +257,7 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     }
     stopper.join();
     warmups.stop();
+    history.stop();
     keyPurge.stop();
     reaper.stop();
     spoolReplay.stop();

@@ -9,6 +9,7 @@
 #include "api/JsonLog.h"
 #include "app/WarmupScheduler.h"
 #include "db/Database.h"
+#include "db/history/UsageRecorder.h"
 #include "db/spool/IntakeSpool.h"
 
 #include <chrono>
@@ -31,6 +32,8 @@ struct ServeOptions {
     db::SpoolOptions spool{};
     std::chrono::milliseconds spoolReplayInterval{200};
     std::chrono::milliseconds checkpointInterval{5000};
+    db::HistoryOptions history{};  // --history-*
+    size_t metricsMaxClients = 500;
 };
 
 // Blocks SIGINT/SIGTERM in the calling thread (and so in every thread it

@@ -182,6 +182,8 @@ void WarmupScheduler::finish(const db::WarmupJob& job, const WarmupOutcome& outc
     } else {
         log_.warn("warm-up failed", fields);
     }
+    if (options_.onOutcome && !outcome.aborted)
+        options_.onOutcome(outcome.ok, static_cast<double>(outcome.durationMs) / 1000.0);
     std::lock_guard lock(mutex_);
     inFlight_.erase(job.botId);
     stats_.inFlight = static_cast<int>(inFlight_.size());

@@ -38,6 +38,8 @@ struct WarmupSchedulerOptions {
     std::chrono::milliseconds interval{1000};
     WarmupBackoff::Options backoff{};
     CircuitBreaker::Options breaker{};
+    // Called after each warm-up finished (metrics); must be thread-safe.
+    std::function<void(bool ok, double seconds)> onOutcome{};
 };
 
 class WarmupScheduler {

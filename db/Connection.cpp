@@ -63,7 +63,10 @@ SQLite::Statement& Connection::prepared(const char* sql) {
 int Connection::onBusy(void* self, int attempt) {
     auto& c = *static_cast<Connection*>(self);
     const auto now = std::chrono::steady_clock::now();
-    if (attempt == 0) c.busySince_ = now;
+    if (attempt == 0) {
+        c.busySince_ = now;
+        c.lockWaits_.fetch_add(1, std::memory_order_relaxed);
+    }
     auto until = c.busySince_ + std::chrono::milliseconds(c.busyTimeoutMs_);
     if (c.lockDeadline_) until = std::min(until, *c.lockDeadline_);
     if (now >= until) return 0;  // give up: SQLITE_BUSY

@@ -7,6 +7,7 @@
 #include <SQLiteCpp/Statement.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -45,6 +46,9 @@ class Connection {
     bool inAutocommit() const;
     const std::string& path() const { return path_; }
     int busyTimeoutMs() const { return busyTimeoutMs_; }
+    // Lock waits so far (each wait for another connection's lock counted
+    // once); readable from any thread.
+    uint64_t lockWaits() const { return lockWaits_.load(std::memory_order_relaxed); }
     // While set, a statement waits for another connection's lock no later
     // than this (and never longer than the busy timeout), so a caller's
     // deadline bounds the wait: SQLite's own busy timeout counts from the
@@ -60,6 +64,7 @@ class Connection {
     int busyTimeoutMs_;
     std::optional<std::chrono::steady_clock::time_point> lockDeadline_;
     std::chrono::steady_clock::time_point busySince_{};
+    std::atomic<uint64_t> lockWaits_{0};
     SQLite::Database db_;
     // Declared after db_: statements are finalized before the database closes.
     std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;

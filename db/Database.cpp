@@ -55,7 +55,10 @@ const DatabaseOptions& Database::prepare(const DatabaseOptions& options) {
 
 Database::Database(const DatabaseOptions& options)
     : options_(prepare(options)),
-      writer_(options_.path, WriterOptions{writerConnection(options_, false), options_.maxBatch}),
+      writer_(
+          options_.path,
+          WriterOptions{
+              writerConnection(options_, false), options_.maxBatch, {}, nullptr, options_.onBatch}),
       readers_(options_.path, options_.readers, writerConnection(options_, false),
                options_.readWait),
       authReaders_(options_.path, 2, writerConnection(options_, false), options_.readWait) {}

@@ -22,6 +22,8 @@ struct DatabaseOptions {
     // Create the file and its schema when it does not exist (serve does;
     // commands that only inspect or change an existing database do not).
     bool createIfMissing = false;
+    // WriterOptions::onBatch (serve's metrics)
+    std::function<void(size_t ops, double seconds, bool committed)> onBatch{};
 };
 
 class Database {

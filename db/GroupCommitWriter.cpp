@@ -73,7 +73,9 @@ void GroupCommitWriter::stop() {
 
 WriterStats GroupCommitWriter::stats() const {
     std::lock_guard lock(mutex_);
-    return stats_;
+    WriterStats s = stats_;
+    s.lockWaits = connection_.lockWaits();
+    return s;
 }
 
 void GroupCommitWriter::checkBreaker() {
@@ -271,6 +273,12 @@ void GroupCommitWriter::runBatch(std::vector<std::shared_ptr<PendingOp>>& batch)
             stats_.ops += live.size();
             stats_.largestBatch = std::max<uint64_t>(stats_.largestBatch, live.size());
         }
+    }
+    if (options_.onBatch) {
+        options_.onBatch(
+            live.size(),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - now).count(),
+            !batchError);
     }
     if (!batchError) {
         breaker_.success();

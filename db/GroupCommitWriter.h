@@ -52,6 +52,10 @@ struct WriterOptions {
     size_t maxBatch = 512;
     DatabaseBreaker::Options breaker{};
     const Clock* breakerClock = nullptr;  // the system clock if none
+    // Called on the writer thread after each batch (ops in it, seconds from
+    // taking it to its COMMIT or failure, whether it committed): metrics.
+    // Must be cheap and must not throw.
+    std::function<void(size_t ops, double seconds, bool committed)> onBatch{};
 };
 
 struct WriterStats {
@@ -60,6 +64,9 @@ struct WriterStats {
     uint64_t failedBatches = 0;
     uint64_t busyBatches = 0;
     uint64_t largestBatch = 0;
+    // Times the writer found another connection holding the lock (each wait
+    // counted once, however long it polled).
+    uint64_t lockWaits = 0;
 };
 
 class GroupCommitWriter {

@@ -666,6 +666,89 @@ BEGIN
     FROM (SELECT 1) LEFT JOIN settings s ON s.id = 1 LEFT JOIN clients k ON k.id = NEW.client_id;
 END;
 )calltrack_sql",
+        // 5 -> 6
+        R"calltrack_sql(
+-- v5 -> v6: utilization history and counters (issue 11). Additive: v5
+-- binaries still running ignore the new tables.
+-- v6: utilization history (db/history/, docs/MONITORING.md). The history
+-- job's lease holder folds call_events into it: every event exactly once,
+-- in the transaction that moves usage_cursor past it, so restarts and
+-- leader changes neither skip nor double-count anything. Rows are per
+-- minute (step_s 60), rolled up into hours (3600) after 7 days, dropped
+-- after 400 days. client_id '*' is the whole system; a client with no live
+-- call and no event in a bucket has no row there (all zero).
+CREATE TABLE usage_history (
+    step_s          INTEGER NOT NULL CHECK ((step_s = 60 OR step_s = 3600)),
+    bucket_at       INTEGER NOT NULL,            -- start of the minute or hour
+    client_id       TEXT NOT NULL CHECK (length(client_id) BETWEEN 1 AND 64),
+    -- utilization samples taken in the bucket (every 10 s by default); a
+    -- client's mean live calls = active_sum / the '*' row's samples
+    samples         INTEGER NOT NULL DEFAULT 0 CHECK (samples >= 0),
+    active_max      INTEGER NOT NULL DEFAULT 0 CHECK (active_max >= 0),
+    active_sum      INTEGER NOT NULL DEFAULT 0 CHECK (active_sum >= 0),
+    limit_seen      INTEGER,                     -- the highest limit seen at a sample
+    admissions      INTEGER NOT NULL DEFAULT 0 CHECK (admissions >= 0),
+    refused_client_limit INTEGER NOT NULL DEFAULT 0 CHECK (refused_client_limit >= 0),
+    refused_global_limit INTEGER NOT NULL DEFAULT 0 CHECK (refused_global_limit >= 0),
+    refused_disabled     INTEGER NOT NULL DEFAULT 0 CHECK (refused_disabled >= 0),
+    refused_bot          INTEGER NOT NULL DEFAULT 0 CHECK (refused_bot >= 0),
+    refused_other        INTEGER NOT NULL DEFAULT 0 CHECK (refused_other >= 0),  -- unknown_client
+    ended_completed INTEGER NOT NULL DEFAULT 0 CHECK (ended_completed >= 0),
+    ended_busy      INTEGER NOT NULL DEFAULT 0 CHECK (ended_busy >= 0),
+    ended_failed    INTEGER NOT NULL DEFAULT 0 CHECK (ended_failed >= 0),
+    ended_no_answer INTEGER NOT NULL DEFAULT 0 CHECK (ended_no_answer >= 0),
+    ended_canceled  INTEGER NOT NULL DEFAULT 0 CHECK (ended_canceled >= 0),
+    timeouts        INTEGER NOT NULL DEFAULT 0 CHECK (timeouts >= 0),  -- ended timed_out (the reaper)
+    -- admission to end, summed over the calls that ended in the bucket
+    holding_ms_sum  INTEGER NOT NULL DEFAULT 0 CHECK (holding_ms_sum >= 0),
+    PRIMARY KEY (step_s, bucket_at, client_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX usage_history_by_client ON usage_history (client_id, bucket_at);
+
+-- v6: every counter since the database was created, per client ('?' for
+-- events naming no known client), folded in with usage_history. GET /metrics
+-- reads them (plus the events past the cursor), so every process reports
+-- the same counters, which never go down, not even when retention purges
+-- the events they came from. counter: admitted, duplicate,
+-- refused:<reason>, ended:<state>, holding_ms, duration_le:<seconds>,
+-- event:<source>:<outcome>.
+CREATE TABLE usage_totals (
+    client_id TEXT NOT NULL CHECK (length(client_id) BETWEEN 1 AND 64),
+    counter   TEXT NOT NULL CHECK (length(counter) BETWEEN 1 AND 64),
+    value     INTEGER NOT NULL CHECK (value >= 0),
+    PRIMARY KEY (client_id, counter)
+) STRICT, WITHOUT ROWID;
+
+-- v6: how far usage_history and usage_totals have read call_events.
+CREATE TABLE usage_cursor (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    last_event_id INTEGER NOT NULL DEFAULT 0 CHECK (last_event_id >= 0),
+    sampled_at    INTEGER NOT NULL DEFAULT 0   -- the last utilization sample
+) STRICT;
+INSERT INTO usage_cursor (id) VALUES (1);
+
+-- v6: the last hours at a glance, per minute and client ('*' = all):
+-- sqlite3 calltrack.db 'select * from recent_utilization limit 30'
+CREATE VIEW recent_utilization AS
+SELECT strftime('%Y-%m-%dT%H:%M:%SZ', h.bucket_at / 1000.0, 'unixepoch') AS minute,
+       h.client_id,
+       h.active_max AS peak,
+       round(1.0 * h.active_sum / max(1, g.samples), 1) AS mean,
+       h.limit_seen AS "limit",
+       CASE WHEN coalesce(h.limit_seen, 0) = 0 THEN NULL
+            ELSE round(100.0 * h.active_max / h.limit_seen, 1) END AS peak_percent,
+       h.admissions,
+       h.refused_client_limit + h.refused_global_limit + h.refused_disabled + h.refused_bot
+           + h.refused_other AS refused,
+       h.timeouts,
+       h.ended_completed + h.ended_busy + h.ended_failed + h.ended_no_answer + h.ended_canceled
+           + h.timeouts AS ended
+FROM usage_history h
+LEFT JOIN usage_history g ON g.step_s = h.step_s AND g.bucket_at = h.bucket_at AND g.client_id = '*'
+WHERE h.step_s = 60
+  AND h.bucket_at >= (CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) - 6 * 3600000)
+ORDER BY h.bucket_at DESC, h.client_id;
+)calltrack_sql",
     };
     return steps;
 }

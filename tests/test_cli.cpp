@@ -9,6 +9,8 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -687,5 +689,90 @@ TEST_SUITE("cli") {
         CHECK(field(r.out, "active_calls") == "0");
         CHECK_EXIT(cli({"bot", "delete", "b1"}), app::kOk);
         CHECK_EXIT(cli({"check"}), app::kOk);
+    }
+
+    TEST_CASE("--json on every read command: one JSON document each") {
+        Cli cli = migrated();
+        REQUIRE(cli({"client", "add", "acme", "--limit", "2"}).status == 0);
+        REQUIRE(cli({"bot", "put", "b1", "--url", "http://127.0.0.1:9/warm", "--client", "acme"})
+                    .status == 0);
+        REQUIRE(cli({"admit", "acme", "--external-id", "x1"}).status == 0);
+        REQUIRE(cli({"admit", "acme", "--external-id", "x2"}).status == 0);
+        CHECK_EXIT(cli({"admit", "acme", "--external-id", "x3"}), app::kRefused);
+
+        const auto json = [&](std::vector<std::string> args) {
+            const auto r = cli(args);
+            CAPTURE(r.all());
+            REQUIRE(r.status == 0);
+            return nlohmann::json::parse(r.out);  // throws (fails) unless exactly one document
+        };
+        auto j = json({"status", "--json"});
+        CHECK(j["global"]["active"] == 2);
+        CHECK(j["clients"][0]["client_id"] == "acme");
+        CHECK(j["clients"][0]["active"] == 2);
+        j = json({"calls", "--json"});
+        CHECK(j["calls"].size() == 2);
+        CHECK(j["calls"][0]["client_id"] == "acme");
+        j = json({"client", "show", "acme", "--json"});
+        CHECK(j["id"] == "acme");
+        CHECK(j["max_concurrent"] == 2);
+        j = json({"client", "list", "--json"});
+        CHECK(j["clients"].size() == 1);
+        j = json({"bot", "list", "--json"});
+        CHECK(j["bots"][0]["id"] == "b1");
+        j = json({"history", "--json"});
+        CHECK(j["client_id"] == "*");
+        CHECK(j["samples"].is_array());
+        j = json({"history", "--client", "acme", "--json", "--step", "300"});
+        CHECK(j["step_s"] == 300);
+        j = json({"capacity", "--json"});
+        CHECK(j["clients"][0]["client_id"] == "acme");
+        CHECK(j["clients"][0]["current_limit"] == 2);
+        CHECK(j["global"]["verdict"] == "not enough history");
+        CHECK_EXIT(cli({"history", "--client", "nobody"}), app::kNotFound);
+        CHECK_EXIT(cli({"history", "--from", "yesterday"}), app::kUsage);
+        CHECK_EXIT(cli({"capacity", "--blocking", "0"}), app::kUsage);
+    }
+
+    TEST_CASE(
+        "capacity plan answers from Erlangs or lines, matches the table, takes 10 000 lines") {
+        Cli cli;
+        auto r = cli.raw({"capacity", "plan", "--erlangs", "8.1", "--blocking", "0.01", "--json"});
+        CHECK_EXIT(r, app::kOk);
+        auto j = nlohmann::json::parse(r.out);
+        CHECK(j["lines"] == 15);
+        CHECK(j["blocking_at_lines"].get<double>() <= 0.01);
+        r = cli.raw({"capacity", "plan", "--lines", "100", "--json"});
+        j = nlohmann::json::parse(r.out);
+        CHECK(j["erlangs_carried"].get<double>() == doctest::Approx(84.064).epsilon(0.0001));
+        r = cli.raw({"capacity", "plan", "--lines", "10000", "--blocking", "0.01", "--json"});
+        CHECK_EXIT(r, app::kOk);
+        j = nlohmann::json::parse(r.out);
+        CHECK(j["erlangs_carried"].get<double>() > 9800);
+        r = cli.raw({"capacity", "plan", "--erlangs", "9800", "--json"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(nlohmann::json::parse(r.out)["lines"].get<int64_t>() <= 10000);
+        r = cli.raw({"capacity", "plan", "--erlangs", "8.108", "--blocking", "0.01"});
+        CHECK(has(r.out, "need 15 lines"));
+        CHECK_EXIT(cli.raw({"capacity", "plan", "--erlangs", "-1"}), app::kUsage);
+        CHECK_EXIT(cli.raw({"capacity", "plan", "--erlangs", "5", "--blocking", "1"}), app::kUsage);
+        CHECK_EXIT(cli.raw({"capacity", "plan"}), app::kUsage);
+        CHECK_EXIT(cli.raw({"capacity", "plan", "--erlangs", "5", "--lines", "3"}), app::kUsage);
+    }
+
+    TEST_CASE("top --once renders bars against the limits, rates, bots and leases") {
+        Cli cli = migrated();
+        REQUIRE(cli({"client", "add", "acme", "--limit", "4"}).status == 0);
+        REQUIRE(cli({"admit", "acme", "--external-id", "x1"}).status == 0);
+        REQUIRE(cli({"admit", "acme", "--external-id", "x2"}).status == 0);
+        const auto r = cli({"top", "--once", "--interval-ms", "100"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(has(r.out, "GLOBAL"));
+        CHECK(has(r.out, "[###############...............]"));  // 2 of 4
+        CHECK(has(r.out, "admit/s"));
+        CHECK(has(r.out, "oldest live call"));
+        CHECK(has(r.out, "bots:"));
+        CHECK(has(r.out, "leases:"));
+        CHECK(r.out.find("\033[") == std::string::npos);  // no escape codes into a pipe
     }
 }

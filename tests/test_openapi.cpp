@@ -887,6 +887,14 @@ TEST_CASE("the live responses match the document's schemas") {
         CHECK(x(f, "GET", "/v1/clients").code() == "unauthorized");
         f.client->set_bearer_token_auth("s3cret-token");
         CHECK(x(f, "GET", "/v1/usage").status == 200);
+        // Monitoring: the exposition, history and capacity, and their errors.
+        CHECK(x(f, "GET", "/metrics").status == 200);
+        CHECK(x(f, "GET", "/v1/usage/history").status == 200);
+        CHECK(x(f, "GET", "/v1/usage/history?step=61").code() == "invalid_request");
+        CHECK(x(f, "GET", "/v1/usage/history?client_id=nobody").code() == "unknown_client");
+        CHECK(x(f, "GET", "/v1/capacity").status == 200);
+        CHECK(x(f, "GET", "/v1/capacity?bogus=1").code() == "unknown_field");
+        CHECK(x(f, "GET", "/v1/capacity?client_id=nobody").code() == "unknown_client");
 
         // A client token: bots are configured by the admin only, and other
         // clients' warm pools do not exist for it.
@@ -899,6 +907,9 @@ TEST_CASE("the live responses match the document's schemas") {
         CHECK(x(f, "DELETE", "/v1/bots/b1").code() == "forbidden");
         CHECK(x(f, "GET", "/v1/clients/mine/warm-pool").status == 200);
         CHECK(x(f, "GET", "/v1/clients/acme/warm-pool").code() == "unknown_client");
+        CHECK(x(f, "GET", "/metrics").code() == "forbidden");
+        CHECK(x(f, "GET", "/v1/usage/history").body["client_id"] == "mine");
+        CHECK(x(f, "GET", "/v1/capacity").body["clients"].size() == 1);
     }
 
     {

@@ -136,7 +136,8 @@ lines.forEach((line, i) => {
     else if (!('Response' in new XMLParser().parse(String(ex.body))))
       mismatches.push(`${where}: TwiML without a <Response> root`);
   }
-  const schema = (base === 'text/xml' ? media['text/xml'] : media['application/json'])?.schema;
+  const schema = (base === 'text/xml' || base === 'text/plain' ? media[base] : media['application/json'])
+    ?.schema;
   if (!schema) {
     if (ex.body !== undefined && ex.body !== null && ex.body !== '')
       mismatches.push(`${where}: a body where the document has none`);

@@ -43,11 +43,14 @@ for (const [path, item] of Object.entries(api.paths)) {
         if (response.content) problems.push(`${at}: 204 must have no content`);
         continue;
       }
-      // TwiML answers (the inbound gate) are the one non-JSON success body.
+      // TwiML answers (the inbound gate) and the Prometheus exposition
+      // (GET /metrics) are the non-JSON success bodies.
       const media =
         response.content &&
         (response.content['application/json'] ??
-          (Number(status) < 300 ? response.content['text/xml'] : undefined));
+          (Number(status) < 300
+            ? response.content['text/xml'] ?? response.content['text/plain']
+            : undefined));
       if (!media || !media.schema) {
         problems.push(`${at}: no application/json schema`);
         continue;

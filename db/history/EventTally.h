@@ -1,0 +1,96 @@
+#pragma once
+// Folds call_events rows into what the utilization history and the counters
+// need: per (client, minute) deltas and per-client totals. The one place
+// that says which event counts as what, so usage_history, usage_totals and
+// GET /metrics can never disagree.
+//
+//   kind admit, outcome admitted   -> an admission
+//   kind admit, outcome duplicate  -> a retry of an admission (counted once)
+//   kind admit, outcome refused    -> a refusal, by its reason
+//   outcome applied, to_state ended (any kind: status, end, timeout) -> an
+//   end by its final state, with the call's holding time (admission to end)
+//
+// Events naming no known client (unknown_client refusals, deleted clients)
+// count for the system ('*') and, in the totals, under '?': client ids from
+// requests are never labels unless the client exists.
+
+#include "db/Connection.h"
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <utility>
+
+namespace calltrack::db {
+
+inline constexpr const char* kSystemRow = "*";      // usage_history: all clients
+inline constexpr const char* kUnknownClient = "?";  // usage_totals: no known client
+
+// One usage_history row's additive columns.
+struct UsageDelta {
+    int64_t admissions = 0;
+    int64_t refusedClientLimit = 0;
+    int64_t refusedGlobalLimit = 0;
+    int64_t refusedDisabled = 0;
+    int64_t refusedBot = 0;
+    int64_t refusedOther = 0;
+    int64_t endedCompleted = 0;
+    int64_t endedBusy = 0;
+    int64_t endedFailed = 0;
+    int64_t endedNoAnswer = 0;
+    int64_t endedCanceled = 0;
+    int64_t timeouts = 0;
+    int64_t holdingMsSum = 0;
+
+    int64_t refused() const {
+        return refusedClientLimit + refusedGlobalLimit + refusedDisabled + refusedBot +
+               refusedOther;
+    }
+    int64_t ended() const {
+        return endedCompleted + endedBusy + endedFailed + endedNoAnswer + endedCanceled + timeouts;
+    }
+    void add(const UsageDelta& o);
+};
+
+// Upper bounds (seconds) of the call-duration histogram; usage_totals keeps
+// one non-cumulative count per bound ("duration_le:<s>") plus the overflow
+// ("duration_le:inf").
+inline constexpr std::array<int64_t, 12> kDurationBoundsS = {5,   15,   30,   60,   120,  300,
+                                                             600, 1200, 1800, 3600, 7200, 14400};
+
+class EventTally {
+  public:
+    explicit EventTally(std::unordered_set<std::string> knownClients)
+        : known_(std::move(knownClients)) {}
+
+    // Folds the events with id > afterId, at most `limit` of them, in id
+    // order; returns how many were read. lastId() is the last one read.
+    int64_t foldFrom(Connection& c, int64_t afterId, int64_t limit);
+
+    int64_t lastId() const { return lastId_; }
+    // (client id or '*', minute start ms) -> deltas
+    const std::map<std::pair<std::string, int64_t>, UsageDelta>& buckets() const {
+        return buckets_;
+    }
+    // (client id or '?', counter) -> delta
+    const std::map<std::pair<std::string, std::string>, int64_t>& totals() const { return totals_; }
+    // Every known client id (for callers that label by client).
+    const std::unordered_set<std::string>& knownClients() const { return known_; }
+
+    static std::unordered_set<std::string> knownClientsIn(Connection& c);
+
+  private:
+    void fold(int64_t at, const std::string& clientId, const std::string& kind,
+              const std::string& source, const std::string& outcome, const std::string& reason,
+              const std::string& toState, std::optional<int64_t> holdingMs);
+
+    std::unordered_set<std::string> known_;
+    int64_t lastId_ = 0;
+    std::map<std::pair<std::string, int64_t>, UsageDelta> buckets_;
+    std::map<std::pair<std::string, std::string>, int64_t> totals_;
+};
+
+}  // namespace calltrack::db
