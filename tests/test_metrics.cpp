@@ -99,7 +99,11 @@ TEST_SUITE("metrics") {
                 2);
         REQUIRE(api.put("/v1/clients/b", {{"max_concurrent", 5}}) / 100 == 2);
         REQUIRE(api.put("/v1/clients/off", {{"max_concurrent", 5}, {"enabled", false}}) / 100 == 2);
+        REQUIRE(api.put("/v1/clients/botty", {{"max_concurrent", 5}, {"bots_required", true}}) /
+                    100 ==
+                2);
 
+        admit(api, "botty", "v1", 429);  // bot_unavailable: it has no bot
         admit(api, "a", "a1", 201);
         admit(api, "a", "a2", 201);
         admit(api, "a", "a3", 429);  // client_limit_reached
@@ -127,7 +131,7 @@ TEST_SUITE("metrics") {
         const auto s = parse(text);
         SQLite::Database raw(serve.db(), SQLite::OPEN_READONLY);
         const auto db = [&](const std::string& sql) { return raw.execAndGet(sql).getDouble(); };
-        for (const std::string k : {"a", "b", "off"}) {
+        for (const std::string k : {"a", "b", "off", "botty"}) {
             CAPTURE(k);
             const std::string l = "{client=\"" + k + "\"}";
             CHECK(value(s, "calltrack_calls_active" + l) ==
@@ -138,8 +142,8 @@ TEST_SUITE("metrics") {
                 value(s, "calltrack_admissions_total{client=\"" + k + "\",outcome=\"admitted\"}") ==
                 count(serve.db(),
                       "kind = 'admit' AND outcome = 'admitted' AND client_id = '" + k + "'"));
-            for (const std::string reason :
-                 {"client_limit_reached", "global_limit_reached", "client_disabled"}) {
+            for (const std::string reason : {"client_limit_reached", "global_limit_reached",
+                                             "client_disabled", "bot_unavailable"}) {
                 CAPTURE(reason);
                 CHECK(value(s, "calltrack_refusals_total{client=\"" + k + "\",reason=\"" + reason +
                                    "\"}") ==
@@ -155,6 +159,8 @@ TEST_SUITE("metrics") {
         CHECK(value(s, "calltrack_refusals_total{client=\"b\",reason=\"global_limit_reached\"}") ==
               1);
         CHECK(value(s, "calltrack_refusals_total{client=\"off\",reason=\"client_disabled\"}") == 1);
+        CHECK(value(s, "calltrack_refusals_total{client=\"botty\",reason=\"bot_unavailable\"}") ==
+              1);
         CHECK(value(s, "calltrack_refusals_total{client=\"_unknown\",reason=\"unknown_client\"}") ==
               1);
         CHECK(value(s, "calltrack_admissions_total{client=\"a\",outcome=\"duplicate\"}") == 1);
@@ -210,7 +216,7 @@ TEST_SUITE("metrics") {
         CHECK(api.get("/v1/usage/history?step=61").first == 400);
         CHECK(api.get("/v1/usage/history?from=2000-01-01T00:00:00Z&step=60").first == 400);
         const auto capacity = nlohmann::json::parse(api.get("/v1/capacity?blocking=0.01").second);
-        CHECK(capacity["clients"].size() == 3);
+        CHECK(capacity["clients"].size() == 4);
         CHECK(capacity["global"]["current_limit"] == 4);
         CHECK(api.get("/v1/capacity?blocking=1.5").first == 400);
     }

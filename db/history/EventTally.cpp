@@ -6,19 +6,62 @@
 namespace calltrack::db {
 
 namespace {
-// call_events by primary key from the cursor; the call's admission time for
-// the holding time of an end (calls by primary key).
+// call_events by primary key from the cursor; for an end, its call's
+// admission time (the holding time), looked up only for ends.
 const char* const kEventsAfter =
     "SELECT e.id, e.at, coalesce(e.client_id, ''), e.kind, e.outcome, coalesce(e.reason, ''), "
-    "coalesce(e.to_state, ''), c.admitted_at, e.source FROM call_events e "
-    "LEFT JOIN calls c ON c.id = e.call_id WHERE e.id > ?1 ORDER BY e.id LIMIT ?2";
+    "coalesce(e.to_state, ''), "
+    "CASE WHEN e.outcome = 'applied' AND e.call_id IS NOT NULL AND (e.to_state = 'completed' OR "
+    "e.to_state = 'busy' OR e.to_state = 'failed' OR e.to_state = 'no_answer' OR "
+    "e.to_state = 'canceled' OR e.to_state = 'timed_out') "
+    "THEN (SELECT c.admitted_at FROM calls c WHERE c.id = e.call_id) END, e.source "
+    "FROM call_events e WHERE e.id > ?1 ORDER BY e.id LIMIT ?2";
 const char* const kClientIds = "SELECT id FROM clients";
 
 constexpr int64_t kMinuteMs = 60000;
 
-bool isEnded(const std::string& s) {
-    return s == "completed" || s == "busy" || s == "failed" || s == "no_answer" ||
-           s == "canceled" || s == "timed_out";
+// The counters' indexes and names (usage_totals.counter).
+constexpr size_t kAdmitted = 0, kDuplicate = 1;
+constexpr std::string_view kRefusals[] = {"client_limit_reached", "global_limit_reached",
+                                          "client_disabled",      "bot_unavailable",
+                                          "unknown_client",       "other"};
+constexpr size_t kRefused0 = 2;  // 6 of them
+constexpr std::string_view kEndStates[] = {"completed", "busy",     "failed",
+                                           "no_answer", "canceled", "timed_out"};
+constexpr size_t kEnded0 = 8;      // 6
+constexpr size_t kHolding = 14;    // holding_ms
+constexpr size_t kDuration0 = 15;  // 12 bounds + inf = 13
+constexpr std::string_view kSources[] = {"api", "cli", "twilio", "generic", "reaper", "other"};
+constexpr std::string_view kEventOutcomes[] = {
+    "applied", "duplicate", "out_of_order", "after_end", "unknown_call", "rejected", "other"};
+constexpr size_t kEvent0 = 28;  // 6 sources x 7 outcomes = 42
+static_assert(kEvent0 + 6 * 7 == 70);
+
+template <size_t N>
+size_t indexOf(const std::string_view (&names)[N], std::string_view name) {
+    for (size_t i = 0; i + 1 < N; ++i)
+        if (names[i] == name) return i;
+    return N - 1;  // "other"
+}
+
+std::string counterName(size_t i) {
+    if (i == kAdmitted) return "admitted";
+    if (i == kDuplicate) return "duplicate";
+    if (i < kEnded0) return "refused:" + std::string(kRefusals[i - kRefused0]);
+    if (i < kHolding) return "ended:" + std::string(kEndStates[i - kEnded0]);
+    if (i == kHolding) return "holding_ms";
+    if (i < kEvent0) {
+        const size_t b = i - kDuration0;
+        return b < kDurationBoundsS.size() ? "duration_le:" + std::to_string(kDurationBoundsS[b])
+                                           : std::string("duration_le:inf");
+    }
+    const size_t e = i - kEvent0;
+    return "event:" + std::string(kSources[e / 7]) + ":" + std::string(kEventOutcomes[e % 7]);
+}
+
+std::string_view text(SQLite::Statement& q, int column) {
+    const auto c = q.getColumn(column);
+    return {c.getText(), static_cast<size_t>(c.getBytes())};
 }
 }  // namespace
 
@@ -58,71 +101,103 @@ int64_t EventTally::foldFrom(Connection& c, int64_t afterId, int64_t limit) {
         std::optional<int64_t> holding;
         if (!q->getColumn(7).isNull())
             holding = std::max<int64_t>(0, at - q->getColumn(7).getInt64());
-        fold(at, q->getColumn(2).getString(), q->getColumn(3).getString(),
-             q->getColumn(8).getString(), q->getColumn(4).getString(), q->getColumn(5).getString(),
-             q->getColumn(6).getString(), holding);
+        fold(at, text(*q, 2), text(*q, 3), text(*q, 8), text(*q, 4), text(*q, 5), text(*q, 6),
+             holding);
     }
+    publish();
     return n;
 }
 
-void EventTally::fold(int64_t at, const std::string& clientId, const std::string& kind,
-                      const std::string& source, const std::string& outcome,
-                      const std::string& reason, const std::string& toState,
-                      std::optional<int64_t> holdingMs) {
+void EventTally::fold(int64_t at, std::string_view clientId, std::string_view kind,
+                      std::string_view source, std::string_view outcome, std::string_view reason,
+                      std::string_view toState, std::optional<int64_t> holdingMs) {
+    const bool known = known_.find(clientId) != known_.end();
+    const std::string_view key = known ? clientId : std::string_view(kUnknownClient);
+    auto it = byClient_.find(key);
+    if (it == byClient_.end()) it = byClient_.emplace(std::string(key), ClientTally{}).first;
+    auto& counters = it->second.counters;
+
     UsageDelta d;
-    std::vector<std::string> counters;
-    if (kind == "admit" && outcome == "admitted") {
-        d.admissions = 1;
-        counters.push_back("admitted");
-    } else if (kind == "admit" && outcome == "duplicate") {
-        counters.push_back("duplicate");
-    } else if (kind == "admit" && outcome == "refused") {
-        if (reason == "client_limit_reached")
-            d.refusedClientLimit = 1;
-        else if (reason == "global_limit_reached")
-            d.refusedGlobalLimit = 1;
-        else if (reason == "client_disabled")
-            d.refusedDisabled = 1;
-        else if (reason == "bot_unavailable")
-            d.refusedBot = 1;
-        else
-            d.refusedOther = 1;
-        counters.push_back("refused:" + (reason.empty() ? std::string("other") : reason));
-    }
-    if (outcome == "applied" && isEnded(toState)) {
-        if (toState == "completed") d.endedCompleted = 1;
-        if (toState == "busy") d.endedBusy = 1;
-        if (toState == "failed") d.endedFailed = 1;
-        if (toState == "no_answer") d.endedNoAnswer = 1;
-        if (toState == "canceled") d.endedCanceled = 1;
-        if (toState == "timed_out") d.timeouts = 1;
-        counters.push_back("ended:" + toState);
-        if (holdingMs) {
-            d.holdingMsSum = *holdingMs;
-            totals_[{known_.count(clientId) ? clientId : kUnknownClient, "holding_ms"}] +=
-                *holdingMs;
-            std::string bucket = "duration_le:inf";
-            for (const int64_t bound : kDurationBoundsS) {
-                if (*holdingMs <= bound * 1000) {
-                    bucket = "duration_le:" + std::to_string(bound);
+    if (kind == "admit") {
+        if (outcome == "admitted") {
+            d.admissions = 1;
+            ++counters[kAdmitted];
+        } else if (outcome == "duplicate") {
+            ++counters[kDuplicate];
+        } else if (outcome == "refused") {
+            const size_t r = indexOf(kRefusals, reason);
+            ++counters[kRefused0 + r];
+            switch (r) {
+                case 0:
+                    d.refusedClientLimit = 1;
                     break;
-                }
+                case 1:
+                    d.refusedGlobalLimit = 1;
+                    break;
+                case 2:
+                    d.refusedDisabled = 1;
+                    break;
+                case 3:
+                    d.refusedBot = 1;
+                    break;
+                default:
+                    d.refusedOther = 1;
+                    break;
             }
-            counters.push_back(std::move(bucket));
+        }
+    } else {
+        // Received events (status callbacks, ends, the reaper's timeouts)
+        // by source and outcome; sources are calltrack's own names.
+        ++counters[kEvent0 + 7 * indexOf(kSources, source) + indexOf(kEventOutcomes, outcome)];
+    }
+    if (outcome == "applied") {
+        const size_t s = indexOf(kEndStates, toState);
+        if (s < 6) {
+            ++counters[kEnded0 + s];
+            switch (s) {
+                case 0:
+                    d.endedCompleted = 1;
+                    break;
+                case 1:
+                    d.endedBusy = 1;
+                    break;
+                case 2:
+                    d.endedFailed = 1;
+                    break;
+                case 3:
+                    d.endedNoAnswer = 1;
+                    break;
+                case 4:
+                    d.endedCanceled = 1;
+                    break;
+                default:
+                    d.timeouts = 1;
+                    break;
+            }
+            if (holdingMs) {
+                d.holdingMsSum = *holdingMs;
+                counters[kHolding] += *holdingMs;
+                size_t b = 0;
+                while (b < kDurationBoundsS.size() && *holdingMs > kDurationBoundsS[b] * 1000) ++b;
+                ++counters[kDuration0 + b];
+            }
         }
     }
-    // Received events (status callbacks, ends, the reaper's timeouts) by
-    // source and outcome; sources are calltrack's own names (api, cli,
-    // twilio, generic, reaper), never a caller's text.
-    if (kind != "admit") counters.push_back("event:" + source + ":" + outcome);
-    if (counters.empty()) return;
-    const bool known = known_.count(clientId) > 0;
-    if (d.admissions + d.refused() + d.ended() > 0) {
-        const int64_t minute = at - ((at % kMinuteMs) + kMinuteMs) % kMinuteMs;
-        buckets_[{kSystemRow, minute}].add(d);
-        if (known) buckets_[{clientId, minute}].add(d);
+    if (d.admissions + d.refused() + d.ended() == 0) return;
+    const int64_t minute = at - ((at % kMinuteMs) + kMinuteMs) % kMinuteMs;
+    system_[minute].add(d);
+    if (known) it->second.minutes[minute].add(d);
+}
+
+void EventTally::publish() {
+    buckets_.clear();
+    totals_.clear();
+    for (const auto& [minute, d] : system_) buckets_[{kSystemRow, minute}] = d;
+    for (const auto& [id, tally] : byClient_) {
+        for (const auto& [minute, d] : tally.minutes) buckets_[{id, minute}] = d;
+        for (size_t i = 0; i < kCounters; ++i)
+            if (tally.counters[i] != 0) totals_[{id, counterName(i)}] = tally.counters[i];
     }
-    for (auto& counter : counters) ++totals_[{known ? clientId : kUnknownClient, counter}];
 }
 
 }  // namespace calltrack::db

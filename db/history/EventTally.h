@@ -21,6 +21,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -63,8 +65,8 @@ inline constexpr std::array<int64_t, 12> kDurationBoundsS = {5,   15,   30,   60
 
 class EventTally {
   public:
-    explicit EventTally(std::unordered_set<std::string> knownClients)
-        : known_(std::move(knownClients)) {}
+    explicit EventTally(const std::unordered_set<std::string>& knownClients)
+        : known_(knownClients.begin(), knownClients.end()) {}
 
     // Folds the events with id > afterId, at most `limit` of them, in id
     // order; returns how many were read. lastId() is the last one read.
@@ -77,18 +79,32 @@ class EventTally {
     }
     // (client id or '?', counter) -> delta
     const std::map<std::pair<std::string, std::string>, int64_t>& totals() const { return totals_; }
-    // Every known client id (for callers that label by client).
-    const std::unordered_set<std::string>& knownClients() const { return known_; }
-
     static std::unordered_set<std::string> knownClientsIn(Connection& c);
 
   private:
-    void fold(int64_t at, const std::string& clientId, const std::string& kind,
-              const std::string& source, const std::string& outcome, const std::string& reason,
-              const std::string& toState, std::optional<int64_t> holdingMs);
+    // Counters by index (kCounterNames in EventTally.cpp): folding an event
+    // touches an array slot, never builds a string; the maps above are
+    // made once per batch.
+    static constexpr size_t kCounters = 70;
+    struct Hash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    struct ClientTally {
+        std::array<int64_t, kCounters> counters{};
+        std::map<int64_t, UsageDelta> minutes;
+    };
+    using ById = std::unordered_map<std::string, ClientTally, Hash, std::equal_to<>>;
 
-    std::unordered_set<std::string> known_;
+    void fold(int64_t at, std::string_view clientId, std::string_view kind, std::string_view source,
+              std::string_view outcome, std::string_view reason, std::string_view toState,
+              std::optional<int64_t> holdingMs);
+    void publish();
+
+    std::unordered_set<std::string, Hash, std::equal_to<>> known_;
     int64_t lastId_ = 0;
+    ById byClient_;  // known clients and '?'
+    std::map<int64_t, UsageDelta> system_;
     std::map<std::pair<std::string, int64_t>, UsageDelta> buckets_;
     std::map<std::pair<std::string, std::string>, int64_t> totals_;
 };
