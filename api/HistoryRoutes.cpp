@@ -70,11 +70,14 @@ void addHistoryRoutes(Router& router, ApiContext& ctx) {
             const int64_t to = timeParam(req, "to", now);
             const int64_t from = timeParam(req, "from", to - 3600 * 1000);
             if (from >= to) throw ApiError::badRequest("from must be before to");
-            // Default: the finest step that stays within 1000 samples.
+            // Default: the finest valid step that stays within 1000 samples.
             const int64_t span = (to - from + 999) / 1000;
-            const int64_t fallback = std::max<int64_t>(60, (span / 1000 + 59) / 60 * 60);
-            const int64_t step = integerParam(req, "step", 60, 400LL * 86400, fallback);
-            if (step % 60 != 0) throw ApiError::badRequest("step must be a multiple of 60 seconds");
+            const int64_t step =
+                integerParam(req, "step", 60, 400LL * 86400, db::UsageHistory::defaultStep(span));
+            if (!db::UsageHistory::validStep(step))
+                throw ApiError::badRequest(
+                    "step must be a multiple of 60 seconds that divides an hour (60, 120, ... "
+                    "1800, 3600) or a multiple of 3600");
             if (span / step > db::UsageHistory::kMaxSamples)
                 throw ApiError::badRequest("too many samples: at most " +
                                            std::to_string(db::UsageHistory::kMaxSamples) +
@@ -92,46 +95,50 @@ void addHistoryRoutes(Router& router, ApiContext& ctx) {
                       {"samples", std::move(list)}});
         });
 
-    router.add("GET", "/v1/capacity",
-               [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams&,
-                      RequestContext& rc) {
-                   refuseUnknownParams(req, {"client_id", "blocking", "days"});
-                   db::CapacityOptions options;
-                   if (req.has_param("blocking")) {
-                       const auto& text = req.get_param_value("blocking");
-                       char* end = nullptr;
-                       const double p = std::strtod(text.c_str(), &end);
-                       if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(p) ||
-                           p <= 0 || p >= 1)
-                           throw ApiError::badRequest(
-                               "blocking must be a number between 0 and 1, "
-                               "e.g. 0.01 for 1 %");
-                       options.targetBlocking = p;
-                   }
-                   options.windowDays = integerParam(req, "days", 1, 400, 28);
-                   const int64_t now = ctx.clock.nowMs();
-                   std::vector<std::string> clients;
-                   if (req.has_param("client_id")) {
-                       clients.push_back(subject(ctx, req, rc));
-                   } else if (rc.principal.isAdmin()) {
-                       for (const auto& k : ctx.clients.list()) clients.push_back(k.id);
-                   } else {
-                       clients.push_back(rc.principal.clientId);
-                   }
-                   nlohmann::json body = {{"target_blocking", options.targetBlocking},
-                                          {"window_days", options.windowDays}};
-                   ctx.database.readers().read([&](db::Connection& c) {
-                       nlohmann::json list = nlohmann::json::array();
-                       for (const auto& id : clients)
-                           list.push_back(db::CapacityReport::forClient(c, id, now, options)
-                                              .toJson(options.targetBlocking));
-                       body["clients"] = std::move(list);
-                       if (rc.principal.isAdmin())
-                           body["global"] = db::CapacityReport::forSystem(c, now, options)
-                                                .toJson(options.targetBlocking);
-                   });
-                   sendJson(res, 200, body);
-               });
+    router.add(
+        "GET", "/v1/capacity",
+        [&ctx](const httplib::Request& req, httplib::Response& res, const RouteParams&,
+               RequestContext& rc) {
+            refuseUnknownParams(req, {"client_id", "blocking", "days"});
+            db::CapacityOptions options;
+            if (req.has_param("blocking")) {
+                const auto& text = req.get_param_value("blocking");
+                double p = 0;
+                const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), p,
+                                                       std::chars_format::fixed);
+                if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(p) ||
+                    p <= 0 || p >= 1)
+                    throw ApiError::badRequest(
+                        "blocking must be a number between 0 and 1, "
+                        "e.g. 0.01 for 1 %");
+                options.targetBlocking = p;
+            }
+            options.windowDays = integerParam(req, "days", 1, 400, 28);
+            const int64_t now = ctx.clock.nowMs();
+            std::vector<std::string> clients;
+            if (req.has_param("client_id")) {
+                clients.push_back(subject(ctx, req, rc));
+            } else if (rc.principal.isAdmin()) {
+                for (const auto& k : ctx.clients.list()) clients.push_back(k.id);
+            } else {
+                clients.push_back(rc.principal.clientId);
+            }
+            nlohmann::json body = {{"target_blocking", options.targetBlocking},
+                                   {"window_days", options.windowDays}};
+            ctx.database.readers().read([&](db::Connection& c) {
+                // The system's samples once, for every report.
+                const auto system = db::CapacityReport::systemSamples(c, now, options);
+                nlohmann::json list = nlohmann::json::array();
+                for (const auto& id : clients)
+                    list.push_back(db::CapacityReport::forClient(c, id, now, options, &system)
+                                       .toJson(options.targetBlocking));
+                body["clients"] = std::move(list);
+                if (rc.principal.isAdmin())
+                    body["global"] = db::CapacityReport::forSystem(c, now, options, &system)
+                                         .toJson(options.targetBlocking);
+            });
+            sendJson(res, 200, body);
+        });
 }
 
 }  // namespace calltrack::api

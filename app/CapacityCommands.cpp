@@ -94,10 +94,11 @@ void addHistory(CLI::App& app, const CliContext& context) {
                                       "--from must be before --to");
             const int64_t span = (to - from + 999) / 1000;
             int64_t step = args->step;
-            if (step == 0) step = std::max<int64_t>(60, (span / 1000 + 59) / 60 * 60);
-            if (step % 60 != 0)
+            if (step == 0) step = db::UsageHistory::defaultStep(span);
+            if (!db::UsageHistory::validStep(step))
                 throw db::EngineError(db::ErrorCode::invalid_argument,
-                                      "--step must be a multiple of 60 seconds");
+                                      "--step must be a multiple of 60 seconds that divides an "
+                                      "hour (60 ... 1800, 3600) or a multiple of 3600");
             if (span / step > db::UsageHistory::kMaxSamples)
                 throw db::EngineError(db::ErrorCode::invalid_argument,
                                       "too many rows: use a larger --step or a shorter range");
@@ -197,8 +198,9 @@ void addCapacity(CLI::App& app, const CliContext& context) {
                 throw db::EngineError(db::ErrorCode::invalid_argument,
                                       "--erlangs must be from 0 to 1000000");
             if (plan->lines && (*plan->lines < 0 || *plan->lines > db::ErlangB::kMaxLines))
-                throw db::EngineError(db::ErrorCode::invalid_argument,
-                                      "--lines must be from 0 to 10000000");
+                throw db::EngineError(
+                    db::ErrorCode::invalid_argument,
+                    "--lines must be from 0 to " + std::to_string(db::ErlangB::kMaxLines));
             printPlan(*plan);
             return kOk;
         };
@@ -217,14 +219,16 @@ void addCapacity(CLI::App& app, const CliContext& context) {
             std::vector<db::CapacityReport> reports;
             std::optional<db::CapacityReport> system;
             database.readers().read([&](db::Connection& c) {
+                const auto samples = db::CapacityReport::systemSamples(c, now, options);
                 if (args->client) {
                     reports.push_back(
-                        db::CapacityReport::forClient(c, *args->client, now, options));
+                        db::CapacityReport::forClient(c, *args->client, now, options, &samples));
                 } else {
                     for (const auto& k : db::ClientRegistry::listIn(c))
-                        reports.push_back(db::CapacityReport::forClient(c, k.id, now, options));
+                        reports.push_back(
+                            db::CapacityReport::forClient(c, k.id, now, options, &samples));
                 }
-                system = db::CapacityReport::forSystem(c, now, options);
+                system = db::CapacityReport::forSystem(c, now, options, &samples);
             });
             if (args->json) {
                 nlohmann::json list = nlohmann::json::array();

@@ -18,6 +18,7 @@
 #include "db/ClientRegistry.h"
 #include "db/Database.h"
 #include "db/RetentionPurge.h"
+#include "db/history/UsageRecorder.h"
 
 #include <SQLiteCpp/Database.h>
 
@@ -103,6 +104,7 @@ int main(int argc, char** argv) {
     db::AdmissionEngine admission(database.writer(), clock);
     db::CallLifecycle lifecycle(database.writer(), clock);
     db::RetentionPurge purge(database.writer(), clock);
+    db::UsageRecorder history(database.writer(), database.readers(), clock);
     clients.setGlobalLimit(1'000'000);
     for (int t = 0; t < threads; ++t)
         clients.create("c" + std::to_string(t), db::ClientPatch{.maxConcurrent = 1'000'000});
@@ -123,6 +125,8 @@ int main(int argc, char** argv) {
                 continue;
             }
             lastMinute = minute;
+            // As serve's history job: retention deletes only counted events.
+            history.fold(1000);
             int64_t cursor = 0;
             for (bool more = true; more && !done.load();) {
                 const auto t0 = Steady::now();

@@ -15,7 +15,9 @@ const char* const kRetentionMs = "SELECT 3600000 * retention_hours FROM settings
 // deleted: a bounded look, whatever the table's size.
 const char* const kPurgeEvents =
     "DELETE FROM call_events WHERE id IN (SELECT id FROM call_events ORDER BY id LIMIT ?2) "
-    "AND at < min(?1, (SELECT e.at FROM call_events e ORDER BY e.id DESC LIMIT 1)) - ?3";
+    "AND at < min(?1, (SELECT e.at FROM call_events e ORDER BY e.id DESC LIMIT 1)) - ?3 "
+    // v6: never an event the utilization history has not counted yet
+    "AND id <= (SELECT last_event_id FROM usage_cursor WHERE id = 1)";
 
 // Ended calls before the horizon that no event names any more; the keyset
 // walks from the oldest call and stops at the first one created after it.

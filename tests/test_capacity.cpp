@@ -106,11 +106,14 @@ TEST_SUITE("capacity") {
         for (int d = 19; d >= 0; --d) {
             const int64_t day = today - d * kDay;
             const int64_t peak = 4 + (19 - d) / 2;
-            for (int m = 0; m < 60; m += 10)
-                minute(t, "acme", day + 10 * kHour + m * 60'000, peak, 100 / 6 + (m == 0 ? 4 : 0),
-                       m == 0 ? 5 : 0, 100 / 6 + (m == 0 ? 4 : 0),
-                       (100 / 6 + (m == 0 ? 4 : 0)) * 180'000, 10);
-            minute(t, "acme", day + 3 * kHour, 1, 2, 0, 2, 2 * 180'000, 10);
+            // The same rows for the system: those minutes were sampled.
+            for (const char* who : {"acme", "*"}) {
+                for (int m = 0; m < 60; m += 10)
+                    minute(t, who, day + 10 * kHour + m * 60'000, peak, 100 / 6 + (m == 0 ? 4 : 0),
+                           m == 0 ? 5 : 0, 100 / 6 + (m == 0 ? 4 : 0),
+                           (100 / 6 + (m == 0 ? 4 : 0)) * 180'000, 10);
+                minute(t, who, day + 3 * kHour, 1, 2, 0, 2, 2 * 180'000, 10);
+            }
         }
         db::CapacityOptions options;
         const auto r = t.database->readers().read([&](db::Connection& c) {
@@ -167,5 +170,59 @@ TEST_SUITE("capacity") {
         });
         CHECK(oneDay.recommendedLimit);
         CHECK(oneDay.trend == "not enough history");
+    }
+
+    TEST_CASE("peaks count sampled buckets only, with zeros where the client had no live call") {
+        test::TestDatabase t;
+        const int64_t today = 1'800'000'000'000 - 1'800'000'000'000 % kDay;
+        t.clock.setMs(today + 12 * kHour);
+        t.clients->create("acme", test::limitPatch(10));
+        // The system was sampled in 100 minutes today; acme had calls in 3.
+        for (int m = 0; m < 100; ++m) minute(t, "*", today + m * 60'000, 0, 0, 0, 0, 0, 100);
+        for (int m = 0; m < 3; ++m) minute(t, "acme", today + m * 60'000, 9, 1, 0, 1, 60'000, 10);
+        // Yesterday only backfilled (folded from events, never sampled).
+        {
+            SQLite::Database raw(t.options.path, SQLite::OPEN_READWRITE);
+            raw.exec(
+                "INSERT INTO usage_history (step_s, bucket_at, client_id, admissions) VALUES "
+                "(60, " +
+                std::to_string(today - kDay) + ", 'acme', 5), (60, " +
+                std::to_string(today - kDay) + ", '*', 5)");
+        }
+        const auto r = t.database->readers().read([&](db::Connection& c) {
+            return db::CapacityReport::forClient(c, "acme", t.clock.nowMs(), {});
+        });
+        REQUIRE(r.peaks.size() == 1);  // the unsampled day is not a peak of 0
+        CHECK(r.peaks[0].max == 9);
+        CHECK(r.peaks[0].p95 == 0);  // 97 of 100 sampled minutes had none
+        CHECK(r.peaks[0].p99 == 9);
+        CHECK(r.attempts == 8);  // admissions still count, sampled or not
+    }
+
+    TEST_CASE("blocking counts refusals by a limit; disabled, unknown and bot refusals apart") {
+        test::TestDatabase t;
+        t.clients->create("acme", test::limitPatch(10));
+        SQLite::Database raw(t.options.path, SQLite::OPEN_READWRITE);
+        raw.exec(
+            "INSERT INTO usage_history (step_s, bucket_at, client_id, samples, admissions, "
+            "refused_client_limit, refused_global_limit, refused_disabled, refused_bot, "
+            "refused_other) VALUES (60, " +
+            std::to_string(t.clock.nowMs() - t.clock.nowMs() % 60'000) +
+            ", 'acme', 1, 6, 2, 2, 7, 8, 9)");
+        const auto r = t.database->readers().read([&](db::Connection& c) {
+            return db::CapacityReport::forClient(c, "acme", t.clock.nowMs(), {});
+        });
+        CHECK(r.refusals == 4);
+        CHECK(r.otherRefusals == 24);
+        CHECK(r.attempts == 10);
+        CHECK(*r.measuredBlocking == doctest::Approx(0.4));
+    }
+
+    TEST_CASE("a million lines: bounded work, a sane answer") {
+        const double carried = ErlangB::trafficFor(ErlangB::kMaxLines, 0.01);
+        CHECK(std::isfinite(carried));
+        // Large groups run close to full: about lines / (1 - blocking).
+        CHECK(carried > 1'000'000);
+        CHECK(carried < 1'000'000 / 0.99 + 1);
     }
 }

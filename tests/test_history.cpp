@@ -7,6 +7,7 @@
 #include "api/JsonLog.h"
 #include "app/HistoryJob.h"
 #include "db/LeaderLease.h"
+#include "db/RetentionPurge.h"
 #include "db/history/UsageHistory.h"
 #include "db/history/UsageRecorder.h"
 #include "db/history/UsageTotals.h"
@@ -239,5 +240,82 @@ TEST_SUITE("history") {
         CHECK(total(t, "acme", "admitted") == 1);
         recorder.fold(1);
         CHECK(total(t, "acme", "admitted") == 1);
+    }
+
+    TEST_CASE("retention never purges an event the history has not counted") {
+        test::TestDatabase t;
+        t.clients->create("acme", test::limitPatch(10));
+        db::RetentionPurge retention(t.database->writer(), t.clock);
+        retention.setRetentionHours(1);
+        REQUIRE(t.admission->admit(test::admitReq("acme", "a1")).call);
+        end(t, "acme", "a1");
+        t.clock.advanceMs(2 * kHour);
+        REQUIRE(t.admission->admit(test::admitReq("acme", "a2")).call);  // the newest stays anyway
+        const int64_t before = test::scalar(t, "SELECT count(*) FROM call_events");
+        retention.purgeDue([] { return true; });
+        CHECK(test::scalar(t, "SELECT count(*) FROM call_events") == before);  // none folded yet
+        db::UsageRecorder recorder(t.database->writer(), t.database->readers(), t.clock);
+        recorder.fold(10);
+        retention.purgeDue([] { return true; });
+        CHECK(test::scalar(t, "SELECT count(*) FROM call_events") < before);
+        CHECK(total(t, "acme", "admitted") == 2);
+        CHECK(total(t, "acme", "ended:canceled") == 1);
+    }
+
+    TEST_CASE("an event counts for the client it names, whatever clients exist when it is folded") {
+        test::TestDatabase t;
+        t.clients->create("acme", test::limitPatch(10));
+        // Refused as unknown, then created before the fold: the refusal
+        // stays with '?', the client's counters start at its creation.
+        CHECK(t.admission->admit(test::admitReq("later", "x")).refusal ==
+              db::Refusal::unknown_client);
+        const auto tail = t.database->readers().read(
+            [](db::Connection& c) { return db::UsageTotals::current(c); });
+        CHECK(tail.at({"?", "refused:unknown_client"}) == 1);
+        t.clients->create("later", test::limitPatch(1));
+        db::UsageRecorder recorder(t.database->writer(), t.database->readers(), t.clock);
+        recorder.fold(10);
+        CHECK(total(t, "?", "refused:unknown_client") == 1);
+        CHECK(test::scalar(t, "SELECT count(*) FROM usage_totals WHERE client_id = 'later'") == 0);
+        CHECK(col(t, "later", minuteOf(t.clock.nowMs()), "refused_other") == -1);
+    }
+
+    TEST_CASE("sampling goes on after the clock steps back") {
+        test::TestDatabase t;
+        t.clients->create("acme", test::limitPatch(10));
+        db::UsageRecorder recorder(t.database->writer(), t.database->readers(), t.clock);
+        CHECK(recorder.sample());
+        t.clock.advanceMs(-3600 * 1000);  // an hour back (NTP step)
+        CHECK(recorder.sample());
+        CHECK_FALSE(recorder.sample());
+        t.clock.advanceMs(10'000);
+        CHECK(recorder.sample());
+    }
+
+    TEST_CASE("a range starting inside an hour includes that hour's rolled-up row") {
+        test::TestDatabase t;
+        t.clock.setMs(1'800'000'000'000 - 1'800'000'000'000 % kHour);
+        t.clients->create("acme", test::limitPatch(10));
+        db::HistoryOptions options;
+        options.minuteRowsKeptMs = kDay;
+        db::UsageRecorder recorder(t.database->writer(), t.database->readers(), t.clock, options);
+        const int64_t h0 = t.clock.nowMs();
+        REQUIRE(t.admission->admit(test::admitReq("acme", "a1")).call);
+        recorder.fold(10);
+        t.clock.setMs(h0 + kDay + kHour);
+        CHECK(recorder.rollUpOldestHour());
+        const auto samples = t.database->readers().read([&](db::Connection& c) {
+            return db::UsageHistory::range(c, "acme", h0 + 30 * kMinute, h0 + 2 * kHour, 300);
+        });
+        REQUIRE(samples.size() == 1);
+        CHECK(samples[0].at == h0);
+        CHECK(samples[0].stepS == 3600);
+        CHECK(samples[0].counts.admissions == 1);
+        CHECK(db::UsageHistory::validStep(300));
+        CHECK_FALSE(db::UsageHistory::validStep(420));  // would straddle hourly rows
+        CHECK(db::UsageHistory::validStep(7200));
+        CHECK(db::UsageHistory::defaultStep(3600) == 60);
+        CHECK(db::UsageHistory::defaultStep(86400) == 120);
+        CHECK(db::UsageHistory::validStep(db::UsageHistory::defaultStep(400LL * 86400)));
     }
 }

@@ -7,8 +7,10 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace calltrack::api {
 
@@ -59,11 +61,16 @@ MetricFamily single(std::string name, std::string help, MetricType type, double 
     return b.build();
 }
 
-// Client ids -> label values: the first `max` existing clients by id keep
-// their own; the rest are "_other"; "?" (no known client) is "_unknown".
+// Client ids -> label values: the `max` oldest clients (by creation, then
+// id) keep their own, so a new client never takes an existing one's series;
+// the rest are "_other" (which changes when a labelled client is deleted);
+// "?" (no client) is "_unknown".
 class ClientLabels {
   public:
-    ClientLabels(const std::vector<db::LiveState::ClientRow>& clients, size_t max) {
+    ClientLabels(std::vector<db::LiveState::ClientRow> clients, size_t max) {
+        std::sort(clients.begin(), clients.end(), [](const auto& a, const auto& b) {
+            return std::tie(a.createdAt, a.id) < std::tie(b.createdAt, b.id);
+        });
         for (const auto& c : clients) {
             if (kept_.size() >= max) break;
             kept_.insert(c.id);

@@ -62,28 +62,29 @@ ProcessMetrics::ProcessMetrics(std::string process)
 }
 
 void ProcessMetrics::observeRequest(const std::string& route, int status, double seconds) {
-    std::string key = route.empty() ? std::string("unmatched") : route;
-    key += '\n';
-    key += std::to_string(status);
+    const std::string_view key = route.empty() ? std::string_view("unmatched") : route;
     {
         std::shared_lock lock(mutex_);
-        if (const auto it = series_.find(key); it != series_.end()) {
-            it->second.count->Increment();
-            it->second.latency->Observe(seconds);
-            return;
+        if (const auto r = series_.find(key); r != series_.end()) {
+            if (const auto it = r->second.find(status); it != r->second.end()) {
+                it->second.count->Increment();
+                it->second.latency->Observe(seconds);
+                return;
+            }
         }
     }
     // Bounded: routes are the router's patterns, statuses HTTP's codes.
     std::string method = "any";
     std::string pattern = "unmatched";
-    if (const auto space = route.find(' '); space != std::string::npos) {
-        method = route.substr(0, space);
-        pattern = route.substr(space + 1);
+    if (const auto space = key.find(' '); space != std::string_view::npos) {
+        method = std::string(key.substr(0, space));
+        pattern = std::string(key.substr(space + 1));
     }
     const prometheus::Labels labels = {
         {"method", method}, {"route", pattern}, {"status", std::to_string(status)}};
     std::unique_lock lock(mutex_);
-    auto [it, added] = series_.try_emplace(key, RequestSeries{nullptr, nullptr});
+    auto& byStatus = series_[std::string(key)];
+    auto [it, added] = byStatus.try_emplace(status, RequestSeries{nullptr, nullptr});
     if (added) it->second = {&requests_.Add(labels), &requestLatency_.Add(labels, kLatencyBuckets)};
     it->second.count->Increment();
     it->second.latency->Observe(seconds);

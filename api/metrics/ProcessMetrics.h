@@ -13,9 +13,11 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <map>
 #include <memory>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace calltrack::api {
@@ -49,8 +51,14 @@ class ProcessMetrics {
     prometheus::Counter& batchesFailed_;
     prometheus::Family<prometheus::Counter>& warmups_;
     prometheus::Family<prometheus::Histogram>& warmupLatency_;
+    struct Hash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
     std::shared_mutex mutex_;
-    std::unordered_map<std::string, RequestSeries> series_;  // guarded by mutex_
+    // route -> status -> series; found without building a string.
+    std::unordered_map<std::string, std::map<int, RequestSeries>, Hash, std::equal_to<>>
+        series_;  // guarded by mutex_
 };
 
 }  // namespace calltrack::api

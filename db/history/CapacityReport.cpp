@@ -30,25 +30,41 @@ int64_t percentile(const std::vector<int64_t>& sorted, double p) {
     return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
 }
 
+int64_t windowStart(int64_t nowMs, const CapacityOptions& o) {
+    return floorTo(nowMs, kDayMs) - (o.windowDays - 1) * kDayMs;
+}
+
 CapacityReport analyse(Connection& c, const std::string& id, int64_t limit, int64_t nowMs,
-                       const CapacityOptions& o) {
+                       const CapacityOptions& o, const std::vector<UsageSample>& system) {
     CapacityReport r;
     r.clientId = id;
     r.currentLimit = limit;
-    const int64_t from = floorTo(nowMs, kDayMs) - (o.windowDays - 1) * kDayMs;
-    const auto samples = UsageHistory::range(c, id, from, nowMs + 1, 60);
+    const int64_t from = windowStart(nowMs, o);
+    const auto samples =
+        id == "*" ? system : UsageHistory::range(c, id, from, nowMs + 1, 60, &system);
 
+    // Peaks count only buckets that were sampled (a backfilled day, folded
+    // from old events but never sampled, has none); a client without a row
+    // in a sampled bucket had no live call then: a zero.
+    std::map<int64_t, size_t> sampledPerDay;
+    for (const auto& s : system)
+        if (s.samples > 0) ++sampledPerDay[floorTo(s.at, kDayMs)];
     std::map<int64_t, int64_t> admissionsPerHour;
     std::map<int64_t, std::vector<int64_t>> peaksPerDay;
     int64_t admissions = 0, ended = 0, holdingMs = 0;
     for (const auto& s : samples) {
         admissionsPerHour[floorTo(s.at, kHourMs)] += s.counts.admissions;
-        peaksPerDay[floorTo(s.at, kDayMs)].push_back(s.activeMax);
+        if (s.samples > 0) peaksPerDay[floorTo(s.at, kDayMs)].push_back(s.activeMax);
         admissions += s.counts.admissions;
-        r.refusals += s.counts.refused();
+        // Blocking is what the limits refused; disabled clients, unknown
+        // ids and missing bots are counted apart.
+        r.refusals += s.counts.refusedClientLimit + s.counts.refusedGlobalLimit;
+        r.otherRefusals += s.counts.refusedDisabled + s.counts.refusedBot + s.counts.refusedOther;
         ended += s.counts.ended();
         holdingMs += s.counts.holdingMsSum;
     }
+    for (auto& [day, peaks] : peaksPerDay)
+        if (const auto n = sampledPerDay[day]; peaks.size() < n) peaks.resize(n, 0);
     r.attempts = admissions + r.refusals;
     if (r.attempts > 0)
         r.measuredBlocking = static_cast<double>(r.refusals) / static_cast<double>(r.attempts);
@@ -67,13 +83,16 @@ CapacityReport analyse(Connection& c, const std::string& id, int64_t limit, int6
         r.verdict = "not enough history";
     }
 
+    // The trend: the daily peaks of the last 4 weeks, whatever the window.
+    const int64_t trendFrom = floorTo(nowMs, kDayMs) - 27 * kDayMs;
     std::vector<std::pair<double, double>> points;  // (day index, daily max)
     for (auto& [day, peaks] : peaksPerDay) {
         std::sort(peaks.begin(), peaks.end());
         r.peaks.push_back({isoTime(day).substr(0, 10), percentile(peaks, 0.95),
                            percentile(peaks, 0.99), peaks.back()});
-        points.emplace_back(static_cast<double>(day - from) / kDayMs,
-                            static_cast<double>(peaks.back()));
+        if (day >= trendFrom)
+            points.emplace_back(static_cast<double>(day - from) / kDayMs,
+                                static_cast<double>(peaks.back()));
     }
     if (static_cast<int64_t>(points.size()) < o.trendMinDays) {
         r.trend = "not enough history";
@@ -109,8 +128,14 @@ std::string CapacityReport::verdictFor(int64_t currentLimit, int64_t recommended
     return currentLimit > roomy ? "over-provisioned" : "fits";
 }
 
+std::vector<UsageSample> CapacityReport::systemSamples(Connection& c, int64_t nowMs,
+                                                       const CapacityOptions& options) {
+    return UsageHistory::range(c, "*", windowStart(nowMs, options), nowMs + 1, 60);
+}
+
 CapacityReport CapacityReport::forClient(Connection& c, const std::string& clientId, int64_t nowMs,
-                                         const CapacityOptions& options) {
+                                         const CapacityOptions& options,
+                                         const std::vector<UsageSample>* system) {
     int64_t limit = 0;
     bool bots = false;
     {
@@ -121,7 +146,8 @@ CapacityReport CapacityReport::forClient(Connection& c, const std::string& clien
             bots = q->getColumn(1).getInt() == 1;
         }
     }
-    auto r = analyse(c, clientId, limit, nowMs, options);
+    auto r = analyse(c, clientId, limit, nowMs, options,
+                     system ? *system : systemSamples(c, nowMs, options));
     r.botsRequired = bots;
     if (bots) {
         Query q(c, kBotCapacity);
@@ -136,13 +162,15 @@ CapacityReport CapacityReport::forClient(Connection& c, const std::string& clien
 }
 
 CapacityReport CapacityReport::forSystem(Connection& c, int64_t nowMs,
-                                         const CapacityOptions& options) {
+                                         const CapacityOptions& options,
+                                         const std::vector<UsageSample>* system) {
     int64_t limit = 0;
     {
         Query q(c, kSystemLimit);
         if (q.step()) limit = q->getColumn(0).getInt64();
     }
-    return analyse(c, "*", limit, nowMs, options);
+    return analyse(c, "*", limit, nowMs, options,
+                   system ? *system : systemSamples(c, nowMs, options));
 }
 
 nlohmann::json CapacityReport::toJson(double targetBlocking) const {
@@ -163,6 +191,7 @@ nlohmann::json CapacityReport::toJson(double targetBlocking) const {
           {"offered_erlangs", opt(offeredErlangs)}}},
         {"attempts", attempts},
         {"refusals", refusals},
+        {"other_refusals", otherRefusals},
         {"measured_blocking", opt(measuredBlocking)},
         {"recommended_limit", opt(recommendedLimit)},
         {"verdict", verdict},

@@ -27,7 +27,7 @@ double ErlangB::trafficFor(int64_t lines, double target) {
     // B rises with A; m lines at any blocking below 1 carry less than m / (1 - target) + m.
     double lo = 0.0;
     double hi = static_cast<double>(lines) / std::max(1e-12, 1.0 - target) + 10.0;
-    for (int i = 0; i < 200 && hi - lo > 1e-9; ++i) {
+    for (int i = 0; i < 100 && hi - lo > 1e-12 * hi; ++i) {
         const double mid = (lo + hi) / 2;
         (blocking(mid, lines) <= target ? lo : hi) = mid;
     }

@@ -10,14 +10,15 @@ namespace calltrack::db {
 
 class ErlangB {
   public:
-    // Largest inputs accepted (validate first): 10 million lines, 1 million Erlangs.
-    static constexpr int64_t kMaxLines = 10'000'000;
+    // Largest inputs accepted (validate first): a million lines, a million
+    // Erlangs. trafficFor costs O(lines) per bisection step (about 45).
+    static constexpr int64_t kMaxLines = 1'000'000;
     static constexpr double kMaxErlangs = 1'000'000.0;
 
     static double blocking(double erlangs, int64_t lines);
     // The fewest lines whose blocking is at most `target` (0 < target < 1).
     static int64_t linesFor(double erlangs, double target);
-    // The most traffic `lines` carry at blocking `target` (to 1e-9 Erlang).
+    // The most traffic `lines` carry at blocking `target` (to a relative 1e-12).
     static double trafficFor(int64_t lines, double target);
 };
 

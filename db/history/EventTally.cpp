@@ -16,7 +16,6 @@ const char* const kEventsAfter =
     "e.to_state = 'canceled' OR e.to_state = 'timed_out') "
     "THEN (SELECT c.admitted_at FROM calls c WHERE c.id = e.call_id) END, e.source "
     "FROM call_events e WHERE e.id > ?1 ORDER BY e.id LIMIT ?2";
-const char* const kClientIds = "SELECT id FROM clients";
 
 constexpr int64_t kMinuteMs = 60000;
 
@@ -81,13 +80,6 @@ void UsageDelta::add(const UsageDelta& o) {
     holdingMsSum += o.holdingMsSum;
 }
 
-std::unordered_set<std::string> EventTally::knownClientsIn(Connection& c) {
-    std::unordered_set<std::string> ids;
-    Query q(c, kClientIds);
-    while (q.step()) ids.insert(q->getColumn(0).getString());
-    return ids;
-}
-
 int64_t EventTally::foldFrom(Connection& c, int64_t afterId, int64_t limit) {
     Query q(c, kEventsAfter);
     q->bind(1, afterId);
@@ -111,7 +103,8 @@ int64_t EventTally::foldFrom(Connection& c, int64_t afterId, int64_t limit) {
 void EventTally::fold(int64_t at, std::string_view clientId, std::string_view kind,
                       std::string_view source, std::string_view outcome, std::string_view reason,
                       std::string_view toState, std::optional<int64_t> holdingMs) {
-    const bool known = known_.find(clientId) != known_.end();
+    const bool known = !clientId.empty() &&
+                       !(kind == "admit" && outcome == "refused" && reason == "unknown_client");
     const std::string_view key = known ? clientId : std::string_view(kUnknownClient);
     auto it = byClient_.find(key);
     if (it == byClient_.end()) it = byClient_.emplace(std::string(key), ClientTally{}).first;

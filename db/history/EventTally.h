@@ -10,9 +10,11 @@
 //   outcome applied, to_state ended (any kind: status, end, timeout) -> an
 //   end by its final state, with the call's holding time (admission to end)
 //
-// Events naming no known client (unknown_client refusals, deleted clients)
-// count for the system ('*') and, in the totals, under '?': client ids from
-// requests are never labels unless the client exists.
+// Events naming no client (unknown_client refusals: the id is the caller's
+// text, never stored as a client's; events without a client id) count for
+// the system ('*') and, in the totals, under '?'. Every other event counts
+// for the client it names, decided by the event alone, so a counter never
+// moves between clients when clients are created or deleted later.
 
 #include "db/Connection.h"
 
@@ -23,7 +25,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 
 namespace calltrack::db {
@@ -65,8 +66,7 @@ inline constexpr std::array<int64_t, 12> kDurationBoundsS = {5,   15,   30,   60
 
 class EventTally {
   public:
-    explicit EventTally(const std::unordered_set<std::string>& knownClients)
-        : known_(knownClients.begin(), knownClients.end()) {}
+    EventTally() = default;
 
     // Folds the events with id > afterId, at most `limit` of them, in id
     // order; returns how many were read. lastId() is the last one read.
@@ -79,7 +79,6 @@ class EventTally {
     }
     // (client id or '?', counter) -> delta
     const std::map<std::pair<std::string, std::string>, int64_t>& totals() const { return totals_; }
-    static std::unordered_set<std::string> knownClientsIn(Connection& c);
 
   private:
     // Counters by index (kCounterNames in EventTally.cpp): folding an event
@@ -101,7 +100,6 @@ class EventTally {
               std::optional<int64_t> holdingMs);
     void publish();
 
-    std::unordered_set<std::string, Hash, std::equal_to<>> known_;
     int64_t lastId_ = 0;
     ById byClient_;  // known clients and '?'
     std::map<int64_t, UsageDelta> system_;

@@ -8,7 +8,7 @@ namespace {
 const char* const kClients =
     "SELECT k.id, k.active, (SELECT count(*) FROM calls c INDEXED BY calls_live_client_slot "
     "WHERE c.client_id = k.id AND c.ended_at IS NULL AND c.client_slot IS NULL), "
-    "k.max_concurrent, k.enabled, k.mode FROM clients k ORDER BY k.id";
+    "k.max_concurrent, k.enabled, k.mode, k.created_at FROM clients k ORDER BY k.id";
 const char* const kGlobal = "SELECT global_active, global_limit FROM settings WHERE id = 1";
 const char* const kBots = "SELECT state, count(*) FROM bots GROUP BY state";
 const char* const kLeases = "SELECT name, holder, expires_at FROM leases ORDER BY name";
@@ -35,7 +35,8 @@ LiveState LiveState::readIn(Connection& c, int64_t nowMs) {
             s.clients.push_back({q->getColumn(0).getString(), q->getColumn(1).getInt64(),
                                  q->getColumn(2).getInt64(), q->getColumn(3).getInt64(),
                                  q->getColumn(4).getInt() == 1,
-                                 q->getColumn(5).getString() == "observe"});
+                                 q->getColumn(5).getString() == "observe",
+                                 q->getColumn(6).getInt64()});
         }
     }
     {

@@ -21,6 +21,7 @@ struct LiveState {
         int64_t limit = 0;
         bool enabled = true;
         bool observe = false;
+        int64_t createdAt = 0;
     };
     struct LeaseRow {
         std::string name, holder;

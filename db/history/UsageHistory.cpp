@@ -29,7 +29,7 @@ std::vector<Row> rowsOf(Connection& c, const std::string& clientId, int64_t from
     std::vector<Row> rows;
     Query q(c, kRows);
     q->bind(1, clientId);
-    q->bind(2, from);
+    q->bind(2, floorTo(from, 3600000));  // an hourly row that began before `from`
     q->bind(3, to);
     while (q.step()) {
         Row r{};
@@ -45,6 +45,7 @@ std::vector<Row> rowsOf(Connection& c, const std::string& clientId, int64_t from
                              &r.d.endedNoAnswer,   &r.d.endedCanceled,      &r.d.timeouts,
                              &r.d.holdingMsSum};
         for (int i = 0; i < 13; ++i) *fields[i] = q->getColumn(6 + i).getInt64();
+        if (r.at + r.stepS * 1000 <= from) continue;  // ended before the range
         rows.push_back(r);
     }
     return rows;
@@ -87,7 +88,8 @@ nlohmann::json UsageSample::toJson() const {
 }
 
 std::vector<UsageSample> UsageHistory::range(Connection& c, const std::string& clientId,
-                                             int64_t fromMs, int64_t toMs, int64_t stepS) {
+                                             int64_t fromMs, int64_t toMs, int64_t stepS,
+                                             const std::vector<UsageSample>* system) {
     // The system's samples count the bucket's samples even where this
     // client had no row (nothing live then): its mean divides by them.
     std::map<int64_t, int64_t> systemSamples;  // bucket -> samples
@@ -95,8 +97,12 @@ std::vector<UsageSample> UsageHistory::range(Connection& c, const std::string& c
         const int64_t width = std::max(stepS, r.stepS) * 1000;
         return std::make_pair(floorTo(r.at, width), width / 1000);
     };
-    for (const auto& r : rowsOf(c, kSystemRow, fromMs, toMs))
-        systemSamples[bucketOf(r).first] += r.samples;
+    if (system) {
+        for (const auto& s : *system) systemSamples[s.at] += s.samples;
+    } else {
+        for (const auto& r : rowsOf(c, kSystemRow, fromMs, toMs))
+            systemSamples[bucketOf(r).first] += r.samples;
+    }
     std::map<int64_t, UsageSample> out;
     std::map<int64_t, int64_t> activeSums;
     for (const auto& r : clientId == kSystemRow ? rowsOf(c, kSystemRow, fromMs, toMs)

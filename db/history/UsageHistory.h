@@ -39,9 +39,24 @@ class UsageHistory {
   public:
     static constexpr int64_t kMaxSamples = 10000;  // per query
 
-    // `clientId` "*" for the system; stepS a multiple of 60.
+    // `clientId` "*" for the system; stepS valid (validStep). An hourly row
+    // is in the range when the hour overlaps [from, to). `system`: the
+    // system's samples of the same range and step, when the caller has
+    // them (saves reading them again per client).
     static std::vector<UsageSample> range(Connection& c, const std::string& clientId,
-                                          int64_t fromMs, int64_t toMs, int64_t stepS);
+                                          int64_t fromMs, int64_t toMs, int64_t stepS,
+                                          const std::vector<UsageSample>* system = nullptr);
+    // A multiple of 60 that divides an hour or is a multiple of one, so that
+    // minute and hourly rows fall into whole buckets.
+    static bool validStep(int64_t stepS) {
+        return stepS >= 60 && stepS % 60 == 0 && (3600 % stepS == 0 || stepS % 3600 == 0);
+    }
+    // The finest valid step that keeps a span of `spanS` within 1000 samples.
+    static int64_t defaultStep(int64_t spanS) {
+        for (const int64_t s : {60, 120, 180, 240, 300, 360, 480, 600, 720, 900, 1200, 1800, 3600})
+            if (spanS / s <= 1000) return s;
+        return (spanS / 1000 / 3600 + 1) * 3600;
+    }
 };
 
 }  // namespace calltrack::db

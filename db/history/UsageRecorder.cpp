@@ -12,7 +12,6 @@ constexpr int64_t kMinuteMs = 60000;
 constexpr int64_t kHourMs = 3600000;
 
 const char* const kCursor = "SELECT last_event_id, sampled_at FROM usage_cursor WHERE id = 1";
-const char* const kMaxEventId = "SELECT coalesce(max(id), 0) FROM call_events";
 const char* const kMoveCursor =
     "UPDATE usage_cursor SET last_event_id = ?2 WHERE id = 1 AND last_event_id = ?1";
 const char* const kAddBucket =
@@ -48,8 +47,11 @@ const char* const kLiveSystem =
     "SELECT s.global_active + (SELECT count(*) FROM calls c INDEXED BY calls_live_client_slot "
     "WHERE c.ended_at IS NULL AND c.client_slot IS NULL), s.global_limit FROM settings s "
     "WHERE s.id = 1";
+// Due, or from the future (the clock stepped back, or a skewed process):
+// either way this sample is taken.
 const char* const kClaimSample =
-    "UPDATE usage_cursor SET sampled_at = ?1 WHERE id = 1 AND sampled_at <= ?2";
+    "UPDATE usage_cursor SET sampled_at = ?1 WHERE id = 1 AND (sampled_at <= ?2 OR sampled_at > "
+    "?3)";
 const char* const kAddSample =
     "INSERT INTO usage_history (step_s, bucket_at, client_id, samples, active_max, active_sum, "
     "limit_seen) VALUES (60, ?1, ?2, 1, ?3, ?3, ?4) "
@@ -101,7 +103,7 @@ int64_t UsageRecorder::foldOnce(Deadline deadline) {
     struct Snapshot {
         int64_t cursor = 0;
         int64_t from = 0;
-        EventTally tally{{}};
+        EventTally tally;
         int64_t read = 0;
     };
     Snapshot s = readers_.read(deadline, [&](Connection& c) {
@@ -111,15 +113,8 @@ int64_t UsageRecorder::foldOnce(Deadline deadline) {
             q.step();
             out.cursor = q->getColumn(0).getInt64();
         }
+        // Ids never restart: retention keeps the newest event (RetentionPurge).
         out.from = out.cursor;
-        {
-            // call_events emptied (everything purged) restarts its ids: the
-            // events below the cursor are then new ones.
-            Query q(c, kMaxEventId);
-            q.step();
-            if (q->getColumn(0).getInt64() < out.cursor) out.from = 0;
-        }
-        out.tally = EventTally(EventTally::knownClientsIn(c));
         out.read = out.tally.foldFrom(c, out.from, options_.foldBatch);
         return out;
     });
@@ -179,7 +174,10 @@ bool UsageRecorder::sample(Deadline deadline) {
         std::optional<std::vector<Live>> none;
         {
             Query q(c, kCursor);
-            if (q.step() && q->getColumn(1).getInt64() > dueBefore) return none;
+            if (q.step()) {
+                const int64_t last = q->getColumn(1).getInt64();
+                if (last > dueBefore && last <= now + options_.sampleIntervalMs) return none;
+            }
         }
         std::vector<Live> out;
         {
@@ -201,6 +199,7 @@ bool UsageRecorder::sample(Deadline deadline) {
             Query claim(c, kClaimSample);
             claim->bind(1, now);
             claim->bind(2, dueBefore);
+            claim->bind(3, now + options_.sampleIntervalMs);
             if (claim.run() != 1) return false;  // another process sampled first
             for (const auto& l : *live) {
                 Query q(c, kAddSample);

@@ -7,7 +7,6 @@ namespace calltrack::db {
 namespace {
 const char* const kTotals = "SELECT client_id, counter, value FROM usage_totals";
 const char* const kCursor = "SELECT last_event_id FROM usage_cursor WHERE id = 1";
-const char* const kMaxEventId = "SELECT coalesce(max(id), 0) FROM call_events";
 }  // namespace
 
 UsageTotals::Values UsageTotals::current(Connection& c, int64_t tailLimit) {
@@ -23,12 +22,7 @@ UsageTotals::Values UsageTotals::current(Connection& c, int64_t tailLimit) {
         Query q(c, kCursor);
         if (q.step()) cursor = q->getColumn(0).getInt64();
     }
-    {
-        Query q(c, kMaxEventId);
-        q.step();
-        if (q->getColumn(0).getInt64() < cursor) cursor = 0;  // ids restarted (see UsageRecorder)
-    }
-    EventTally tail(EventTally::knownClientsIn(c));
+    EventTally tail;
     tail.foldFrom(c, cursor, tailLimit);
     for (const auto& [key, value] : tail.totals()) values[key] += value;
     return values;
