@@ -4,6 +4,7 @@
 // values equal what the database holds. Also the history and capacity
 // endpoints over the same load, and the client-label bound.
 
+#include "tests/ApiFixture.h"
 #include "tests/ServeProcess.h"
 #include "tests/TestSupport.h"
 
@@ -13,9 +14,11 @@
 
 #include <doctest/doctest.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -241,5 +244,51 @@ TEST_SUITE("metrics") {
                   3);
             CHECK(s.count("calltrack_calls_active{client=\"c2\"}") == 0);
         }
+    }
+
+    TEST_CASE("with no read connection in time, /metrics still exports this process's series") {
+        // Four slow readers hold every read connection (a slow listing, a
+        // backup): the scrape must not fail as a whole, since this is when
+        // the breaker, spool and connection series matter.
+        test::ApiFixture f;
+        std::mutex m;
+        std::condition_variable cv;
+        bool release = false;
+        int holding = 0;
+        std::vector<std::thread> holders;
+        for (size_t i = 0; i < f.t.database->readers().size(); ++i) {
+            holders.emplace_back([&] {
+                f.t.database->readers().read([&](db::Connection&) {
+                    std::unique_lock lock(m);
+                    ++holding;
+                    cv.notify_all();
+                    cv.wait_for(lock, std::chrono::seconds(30), [&] { return release; });
+                    return 0;
+                });
+            });
+        }
+        {
+            std::unique_lock lock(m);
+            REQUIRE(cv.wait_for(lock, std::chrono::seconds(10),
+                                [&] { return holding == static_cast<int>(holders.size()); }));
+        }
+        auto res = f.send("GET", "/metrics");
+        {
+            std::lock_guard lock(m);
+            release = true;
+        }
+        cv.notify_all();
+        for (auto& h : holders) h.join();
+        REQUIRE(res);
+        CHECK(res->status == 200);
+        const auto s = parse(res->body);
+        CHECK(value(s, "calltrack_metrics_database_read_ok{process=\"unnamed\"}") == 0);
+        CHECK(s.count("calltrack_database_breaker_state{process=\"unnamed\",state=\"closed\"}") ==
+              1);
+        CHECK(s.count("calltrack_global_limit") == 0);
+        // Once a reader is free again, everything is back.
+        const auto again = parse(f.send("GET", "/metrics")->body);
+        CHECK(value(again, "calltrack_metrics_database_read_ok{process=\"unnamed\"}") == 1);
+        CHECK(again.count("calltrack_global_limit") == 1);
     }
 }

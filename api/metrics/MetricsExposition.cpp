@@ -1,5 +1,6 @@
 #include "api/metrics/MetricsExposition.h"
 
+#include "db/EngineError.h"
 #include "db/history/EventTally.h"
 #include "db/history/LiveState.h"
 #include "db/history/UsageTotals.h"
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -85,20 +87,14 @@ class ClientLabels {
   private:
     std::set<std::string> kept_;
 };
-}  // namespace
+struct Snapshot {
+    db::LiveState state;
+    db::UsageTotals::Values totals;
+};
 
-std::string MetricsExposition::render(ApiContext& ctx) {
-    const int64_t now = ctx.clock.nowMs();
-    struct Snapshot {
-        db::LiveState state;
-        db::UsageTotals::Values totals;
-    };
-    const auto snap = ctx.database.readers().read([&](db::Connection& c) {
-        return Snapshot{db::LiveState::readIn(c, now), db::UsageTotals::current(c)};
-    });
+void databaseFamilies(ApiContext& ctx, const Snapshot& snap, std::vector<MetricFamily>& out) {
     const auto& state = snap.state;
     const ClientLabels clientLabel(state.clients, ctx.metrics.maxClientLabels);
-    std::vector<MetricFamily> out;
 
     // ---- database state (the same from every process)
     {
@@ -257,11 +253,32 @@ std::string MetricsExposition::render(ApiContext& ctx) {
                              MetricType::Gauge,
                              static_cast<double>(wal.logFrames - wal.checkpointedFrames)));
     }
+}
+}  // namespace
+
+std::string MetricsExposition::render(ApiContext& ctx) {
+    const int64_t now = ctx.clock.nowMs();
+    // The database part may fail (no read connection within the deadline,
+    // an I/O error): this process's series are then still exported, which
+    // is when the breaker and spool series matter most.
+    std::optional<Snapshot> snap;
+    try {
+        snap = ctx.database.readers().read([&](db::Connection& c) {
+            return Snapshot{db::LiveState::readIn(c, now), db::UsageTotals::current(c)};
+        });
+    } catch (const db::EngineError&) {
+    }
+    std::vector<MetricFamily> out;
+    if (snap) databaseFamilies(ctx, *snap, out);
 
     // ---- this process
     const std::string process =
         ctx.metrics.process ? ctx.metrics.process->process() : std::string("unnamed");
     const Labels p = {{"process", process}};
+    out.push_back(single("calltrack_metrics_database_read_ok",
+                         "1 if this scrape read the database; 0: its series are missing from it "
+                         "(no read connection in time, or an I/O error)",
+                         MetricType::Gauge, snap ? 1 : 0, p));
     if (ctx.metrics.leasesHeld) {
         FamilyBuilder held("calltrack_lease_held",
                            "1 while this process holds the lease (reaper, bot-scheduler, history)",
