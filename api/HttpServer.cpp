@@ -101,6 +101,7 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
     addWarmPoolRoutes(router_, ctx_);
     addMetricsRoute(router_, ctx_);
     addHistoryRoutes(router_, ctx_);
+    addAlertRoutes(router_, ctx_);
 
     // Without TCP_NODELAY keep-alive requests stall on Nagle + delayed ACK.
     server_.set_tcp_nodelay(true);

@@ -17,6 +17,7 @@ void addBotRoutes(Router& router, ApiContext& ctx);       // api/BotRoutes.cpp
 void addWarmPoolRoutes(Router& router, ApiContext& ctx);  // schedules and warm pools
 void addMetricsRoute(Router& router, ApiContext& ctx);    // GET /metrics
 void addHistoryRoutes(Router& router, ApiContext& ctx);   // usage history, capacity
+void addAlertRoutes(Router& router, ApiContext& ctx);     // alert receivers, rules, alerts
 
 // Helpers shared by the route files.
 void sendJson(httplib::Response& res, int status, const nlohmann::json& body);

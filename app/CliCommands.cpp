@@ -2,6 +2,7 @@
 
 #include "api/JsonLog.h"
 #include "api/ResourceJson.h"
+#include "app/AlertCommands.h"
 #include "app/BackupCommand.h"
 #include "app/BotCommands.h"
 #include "app/CapacityCommands.h"
@@ -453,6 +454,7 @@ int runCli(int argc, char** argv) {
     addBackupCommand(app, context);
     addCapacityCommands(app, context);  // history, capacity, capacity plan
     addTopCommand(app, context);
+    addAlertCommands(app, context);
 
     // limit global [N]
     auto* limitCmd = app.add_subcommand("limit", "show or set limits");

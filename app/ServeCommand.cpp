@@ -1,6 +1,7 @@
 #include "app/ServeCommand.h"
 
 #include "api/metrics/ProcessMetrics.h"
+#include "app/AlertJob.h"
 #include "app/HistoryJob.h"
 #include "app/ReaperJob.h"
 #include "app/SpoolReplayJob.h"
@@ -214,10 +215,32 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     db::UsageRecorder recorder(database.writer(), database.readers(), clock, options.history);
     HistoryJob history(recorder, historyLease, clock, log);
     history.start();
+    // Alerts: their own lease; notifications through the outbox.
+    const std::string baseUrl = !options.publicUrl.empty() ? options.publicUrl
+                                                           : "http://" + options.http.host + ":" +
+                                                                 std::to_string(http->port());
+    db::LeaderLease alertLease(database.writer(), clock, "alerts", holder, options.leaseTtlMs);
+    db::AlertEvaluator alertEvaluator(database.writer(), database.readers(), clock, baseUrl,
+                                      options.alerts.notificationTtlMs);
+    db::AlertOutbox alertOutbox(database.writer(), database.readers(), clock);
+    auto alertOptions = options.alerts;
+    alertOptions.delivery.baseUrl = baseUrl;
+    AlertJob alerts(
+        alertEvaluator, alertOutbox, alertLease, database.readers(), clock, log,
+        [&] {
+            // This process cannot write: the breaker is not closed, or
+            // events wait in the spool.
+            return database.writer().breaker().snapshot().state !=
+                       db::DatabaseBreaker::State::closed ||
+                   spool->pendingOnHost();
+        },
+        alertOptions);
+    alerts.start();
     api.metrics.leasesHeld = [&] {
         return std::vector<std::pair<std::string, bool>>{{"reaper", lease.held()},
                                                          {"bot-scheduler", botLease.held()},
-                                                         {"history", historyLease.held()}};
+                                                         {"history", historyLease.held()},
+                                                         {"alerts", alertLease.held()}};
     };
     api.metrics.warmupsInFlight = [&warmups] { return warmups.stats().inFlight; };
     http->start();
@@ -258,6 +281,7 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     stopper.join();
     warmups.stop();
     history.stop();
+    alerts.stop();
     keyPurge.stop();
     reaper.stop();
     spoolReplay.stop();

@@ -7,6 +7,7 @@
 
 #include "api/HttpServer.h"
 #include "api/JsonLog.h"
+#include "app/AlertJob.h"
 #include "app/WarmupScheduler.h"
 #include "db/Database.h"
 #include "db/history/UsageRecorder.h"
@@ -34,6 +35,7 @@ struct ServeOptions {
     std::chrono::milliseconds checkpointInterval{5000};
     db::HistoryOptions history{};  // --history-*
     size_t metricsMaxClients = 500;
+    AlertJobOptions alerts{};
 };
 
 // Blocks SIGINT/SIGTERM in the calling thread (and so in every thread it

@@ -749,6 +749,112 @@ WHERE h.step_s = 60
   AND h.bucket_at >= (CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) - 6 * 3600000)
 ORDER BY h.bucket_at DESC, h.client_id;
 )calltrack_sql",
+        // 6 -> 7
+        R"calltrack_sql(
+-- v6 -> v7: alerting (issue 12). Additive.
+-- v7: alerting (db/alerts/, docs/ALERTING.md). Rules are evaluated every
+-- second by the "alerts" lease holder; an alert is pending once its
+-- condition holds, firing after for_s, and resolved only after its signal
+-- stayed below clear_at for for_s (hysteresis). Each notification (firing,
+-- resolved) is written to alert_outbox in the transaction that changes the
+-- alert's state, then POSTed to every receiver until acknowledged (2xx) or
+-- expired.
+CREATE TABLE alert_receivers (
+    id           TEXT PRIMARY KEY
+                 CHECK (length(id) BETWEEN 1 AND 64 AND id NOT GLOB '*[^A-Za-z0-9._:-]*'),
+    url          TEXT NOT NULL CHECK (length(url) BETWEEN 8 AND 2048
+                                      AND (url GLOB 'http://?*' OR url GLOB 'https://?*')),
+    format       TEXT NOT NULL CHECK ((format = 'alertmanager' OR format = 'standard-webhooks')),
+    -- Standard Webhooks signing key ("whsec_<Base64>"); required for that format
+    secret       TEXT CHECK (secret IS NULL OR (length(secret) BETWEEN 10 AND 256 AND secret GLOB 'whsec_*')),
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    CHECK (format = 'alertmanager' OR secret IS NOT NULL)
+) STRICT;
+
+-- kind: client_utilization, global_utilization (live calls / limit),
+-- refusal_rate (limit refusals / attempts over window_s), timeout_rate
+-- (timeouts / ended calls over window_s), database_unavailable (1 while the
+-- evaluating process cannot write), bot_unavailable (bot_unavailable
+-- refusals over window_s). client_id NULL: every client (per-client kinds);
+-- a rule naming a client replaces the NULL rules of its kind for it.
+CREATE TABLE alert_rules (
+    id          TEXT PRIMARY KEY
+                CHECK (length(id) BETWEEN 1 AND 64 AND id NOT GLOB '*[^A-Za-z0-9._:-]*'),
+    kind        TEXT NOT NULL CHECK ((kind = 'client_utilization' OR kind = 'global_utilization'
+                                      OR kind = 'refusal_rate' OR kind = 'timeout_rate'
+                                      OR kind = 'database_unavailable' OR kind = 'bot_unavailable')),
+    client_id   TEXT REFERENCES clients (id),
+    fire_at     REAL NOT NULL CHECK (fire_at > 0),
+    clear_at    REAL NOT NULL CHECK (clear_at >= 0 AND clear_at < fire_at),  -- rising signals
+    for_s       INTEGER NOT NULL CHECK (for_s BETWEEN 0 AND 86400),
+    window_s    INTEGER NOT NULL DEFAULT 300 CHECK (window_s BETWEEN 60 AND 86400),
+    severity    TEXT NOT NULL DEFAULT 'warning'
+                CHECK ((severity = 'info' OR severity = 'warning' OR severity = 'critical')),
+    enabled     INTEGER NOT NULL DEFAULT 1 CHECK ((enabled = 0 OR enabled = 1)),
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    CHECK (client_id IS NULL OR kind = 'client_utilization' OR kind = 'refusal_rate'
+           OR kind = 'timeout_rate' OR kind = 'bot_unavailable')
+) STRICT;
+INSERT INTO alert_rules (id, kind, fire_at, clear_at, for_s, window_s, severity, created_at, updated_at) VALUES
+    ('default-client-utilization', 'client_utilization', 0.8, 0.6, 60, 300, 'warning', 0, 0),
+    ('default-global-utilization', 'global_utilization', 0.8, 0.6, 60, 300, 'warning', 0, 0),
+    ('default-refusal-rate', 'refusal_rate', 0.05, 0.02, 300, 300, 'warning', 0, 0),
+    ('default-timeout-rate', 'timeout_rate', 0.1, 0.05, 600, 600, 'warning', 0, 0),
+    ('default-database-unavailable', 'database_unavailable', 1, 0.5, 10, 300, 'critical', 0, 0),
+    ('default-bot-unavailable', 'bot_unavailable', 1, 0.5, 120, 300, 'warning', 0, 0);
+
+-- One row per alert (rule and client): its state and the times of its
+-- current or last episode. fingerprint = the first 16 hex digits of
+-- sha256("<rule id>|<client id or *>"), stable across restarts.
+CREATE TABLE alerts (
+    fingerprint TEXT PRIMARY KEY CHECK (length(fingerprint) = 16),
+    rule_id     TEXT NOT NULL,
+    client_id   TEXT,
+    state       TEXT NOT NULL CHECK ((state = 'inactive' OR state = 'pending' OR state = 'firing'
+                                      OR state = 'resolved')),
+    value       REAL,
+    pending_at  INTEGER,  -- the condition holds since (pending)
+    starts_at   INTEGER,  -- firing since (the episode's start)
+    clear_since INTEGER,  -- while firing: below clear_at since
+    ends_at     INTEGER,  -- resolved at
+    updated_at  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE alert_history (
+    id          INTEGER PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    from_state  TEXT NOT NULL,
+    to_state    TEXT NOT NULL,
+    value       REAL
+) STRICT;
+CREATE INDEX alert_history_by_alert ON alert_history (fingerprint, id);
+
+-- Notifications waiting for (or done with) delivery. notification_id =
+-- fingerprint + state + start time: the same for every retry, so a
+-- receiver can de-duplicate.
+CREATE TABLE alert_outbox (
+    id              INTEGER PRIMARY KEY,
+    notification_id TEXT NOT NULL CHECK (length(notification_id) BETWEEN 1 AND 100),
+    receiver_id     TEXT NOT NULL,
+    fingerprint     TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK ((status = 'firing' OR status = 'resolved')),
+    -- the alert as it was at the state change (an Alertmanager alert object)
+    alert           TEXT NOT NULL CHECK (json_valid(alert)),
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_attempt_at INTEGER,
+    last_error      TEXT,
+    delivered_at    INTEGER,
+    gave_up_at      INTEGER,
+    UNIQUE (receiver_id, notification_id)
+) STRICT;
+CREATE INDEX alert_outbox_due ON alert_outbox (next_attempt_at) WHERE delivered_at IS NULL AND gave_up_at IS NULL;
+)calltrack_sql",
     };
     return steps;
 }

@@ -10,7 +10,7 @@
 namespace calltrack::db {
 
 // The version schema.sql creates; tests check that the two agree.
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 struct MigrationResult {
     int fromVersion = 0;

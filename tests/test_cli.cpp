@@ -775,4 +775,38 @@ TEST_SUITE("cli") {
         CHECK(has(r.out, "leases:"));
         CHECK(r.out.find("\033[") == std::string::npos);  // no escape codes into a pipe
     }
+
+    TEST_CASE("alert rule, receiver and list: put, list as JSON, delete, errors") {
+        Cli cli = migrated();
+        auto r = cli({"alert", "rule", "list", "--json"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(nlohmann::json::parse(r.out)["rules"].size() == 6);  // the shipped defaults
+        CHECK_EXIT(cli({"alert", "rule", "put", "hot", "--kind", "client_utilization", "--fire-at",
+                        "0.9", "--clear-at", "0.7", "--for-s", "30"}),
+                   app::kOk);
+        r = cli({"alert", "rule", "put", "bad", "--kind", "client_utilization", "--fire-at", "0.5",
+                 "--clear-at", "0.7", "--for-s", "30"});
+        CHECK_EXIT(r, app::kUsage);
+        CHECK(has(r.err, "clear_at must be below fire_at"));
+        CHECK_EXIT(cli({"alert", "rule", "put", "x", "--kind", "client_utilization", "--client",
+                        "nobody", "--fire-at", "0.9", "--clear-at", "0.7", "--for-s", "30"}),
+                   app::kNotFound);
+        CHECK_EXIT(cli({"alert", "receiver", "put", "ops", "--url", "http://127.0.0.1:9/hook"}),
+                   app::kOk);
+        CHECK_EXIT(cli({"alert", "receiver", "put", "sw", "--url", "http://127.0.0.1:9/hook",
+                        "--format", "standard-webhooks"}),
+                   app::kUsage);  // needs --secret
+        r = cli({"alert", "receiver", "list", "--json"});
+        const auto receivers = nlohmann::json::parse(r.out)["receivers"];
+        REQUIRE(receivers.size() == 1);
+        CHECK(receivers[0]["queued"] == 0);
+        CHECK(receivers[0]["secret_set"] == false);
+        r = cli({"alert", "list", "--json"});
+        CHECK_EXIT(r, app::kOk);
+        CHECK(nlohmann::json::parse(r.out)["alerts"].empty());
+        CHECK_EXIT(cli({"alert", "rule", "delete", "hot"}), app::kOk);
+        CHECK_EXIT(cli({"alert", "rule", "delete", "hot"}), app::kNotFound);
+        CHECK_EXIT(cli({"alert", "receiver", "delete", "ops"}), app::kOk);
+        CHECK_EXIT(cli({"alert", "receiver", "delete", "ops"}), app::kNotFound);
+    }
 }

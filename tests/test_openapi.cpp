@@ -895,6 +895,44 @@ TEST_CASE("the live responses match the document's schemas") {
         CHECK(x(f, "GET", "/v1/capacity").status == 200);
         CHECK(x(f, "GET", "/v1/capacity?bogus=1").code() == "unknown_field");
         CHECK(x(f, "GET", "/v1/capacity?client_id=nobody").code() == "unknown_client");
+        // Alerting: receivers, rules, alerts.
+        const json receiver = {{"url", "http://127.0.0.1:9/hook"}, {"format", "alertmanager"}};
+        CHECK(x(f, "PUT", "/v1/alert-receivers/ops", receiver).status == 201);
+        CHECK(x(f, "PUT", "/v1/alert-receivers/ops", receiver).status == 200);
+        CHECK(x(f, "PUT", "/v1/alert-receivers/sw",
+                json{{"url", "http://127.0.0.1:9/hook"}, {"format", "standard-webhooks"}})
+                  .code() == "invalid_request");  // needs a secret
+        CHECK(x(f, "GET", "/v1/alert-receivers/ops").body["receiver"]["secret_set"] == false);
+        CHECK(x(f, "GET", "/v1/alert-receivers").status == 200);
+        CHECK(x(f, "DELETE", "/v1/alert-receivers/ops").status == 204);
+        CHECK(x(f, "GET", "/v1/alert-receivers/ops").code() == "unknown_alert_receiver");
+        CHECK(x(f, "DELETE", "/v1/alert-receivers/ops").code() == "unknown_alert_receiver");
+        const json rule = {
+            {"kind", "client_utilization"}, {"fire_at", 0.9}, {"clear_at", 0.7}, {"for_s", 30}};
+        CHECK(x(f, "PUT", "/v1/alert-rules/hot", rule).status == 201);
+        CHECK(x(f, "PUT", "/v1/alert-rules/hot", rule).status == 200);
+        CHECK(x(f, "PUT", "/v1/alert-rules/bad",
+                json{{"kind", "client_utilization"},
+                     {"fire_at", 0.5},
+                     {"clear_at", 0.7},
+                     {"for_s", 30}})
+                  .code() == "invalid_request");
+        CHECK(x(f, "PUT", "/v1/alert-rules/bad", json{{"kind", "cpu"}}).code() ==
+              "invalid_request");
+        CHECK(x(f, "PUT", "/v1/alert-rules/hot", json{{"kind", "client_utilization"}, {"bogus", 1}})
+                  .code() == "unknown_field");
+        json forNobody = rule;
+        forNobody["client_id"] = "nobody";
+        CHECK(x(f, "PUT", "/v1/alert-rules/mine", forNobody).code() == "unknown_client");
+        CHECK(x(f, "GET", "/v1/alert-rules/hot").body["rule"]["alertname"] ==
+              "CalltrackClientUtilizationHigh");
+        CHECK(x(f, "GET", "/v1/alert-rules").body["rules"].size() == 7);  // 6 defaults + hot
+        CHECK(x(f, "DELETE", "/v1/alert-rules/hot").status == 204);
+        CHECK(x(f, "GET", "/v1/alert-rules/hot").code() == "unknown_alert_rule");
+        CHECK(x(f, "DELETE", "/v1/alert-rules/hot").code() == "unknown_alert_rule");
+        CHECK(x(f, "GET", "/v1/alerts").status == 200);
+        CHECK(x(f, "GET", "/v1/alerts?state=firing").status == 200);
+        CHECK(x(f, "GET", "/v1/alerts?state=bogus").code() == "invalid_request");
 
         // A client token: bots are configured by the admin only, and other
         // clients' warm pools do not exist for it.
@@ -908,6 +946,21 @@ TEST_CASE("the live responses match the document's schemas") {
         CHECK(x(f, "GET", "/v1/clients/mine/warm-pool").status == 200);
         CHECK(x(f, "GET", "/v1/clients/acme/warm-pool").code() == "unknown_client");
         CHECK(x(f, "GET", "/metrics").code() == "forbidden");
+        CHECK(x(f, "PUT", "/v1/alert-rules/x",
+                json{{"kind", "client_utilization"},
+                     {"fire_at", 0.9},
+                     {"clear_at", 0.7},
+                     {"for_s", 30}})
+                  .code() == "forbidden");
+        CHECK(x(f, "GET", "/v1/alert-rules").code() == "forbidden");
+        CHECK(x(f, "GET", "/v1/alert-rules/x").code() == "forbidden");
+        CHECK(x(f, "DELETE", "/v1/alert-rules/x").code() == "forbidden");
+        CHECK(x(f, "PUT", "/v1/alert-receivers/x", json{{"url", "http://127.0.0.1:9/"}}).code() ==
+              "forbidden");
+        CHECK(x(f, "GET", "/v1/alert-receivers").code() == "forbidden");
+        CHECK(x(f, "GET", "/v1/alert-receivers/x").code() == "forbidden");
+        CHECK(x(f, "DELETE", "/v1/alert-receivers/x").code() == "forbidden");
+        CHECK(x(f, "GET", "/v1/alerts").body["alerts"].is_array());
         CHECK(x(f, "GET", "/v1/usage/history").body["client_id"] == "mine");
         CHECK(x(f, "GET", "/v1/capacity").body["clients"].size() == 1);
     }

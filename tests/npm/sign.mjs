@@ -4,7 +4,9 @@
 // stdin: a JSON array of requests, each one of
 //   {"kind": "twilio", "authToken": "...", "url": "...", "params": {"Name": "value", ...}}
 //   {"kind": "standard", "secret": "whsec_...", "id": "...", "timestamp": <unix seconds>, "body": "..."}
-// stdout: a JSON array of signature strings, in the same order.
+//   {"kind": "standard-verify", "secret": "whsec_...", "headers": {...}, "body": "..."}
+//     (standardwebhooks' Webhook.verify: "ok", or the error it threw)
+// stdout: a JSON array of signature strings (or verdicts), in the same order.
 import twilio from "twilio";
 import { Webhook } from "standardwebhooks";
 
@@ -15,6 +17,14 @@ const requests = JSON.parse(Buffer.concat(chunks).toString("utf8"));
 const signatures = requests.map((r) => {
   if (r.kind === "twilio") return twilio.getExpectedTwilioSignature(r.authToken, r.url, r.params);
   if (r.kind === "standard") return new Webhook(r.secret).sign(r.id, new Date(r.timestamp * 1000), r.body);
+  if (r.kind === "standard-verify") {
+    try {
+      new Webhook(r.secret).verify(r.body, r.headers);
+      return "ok";
+    } catch (err) {
+      return `rejected: ${err.message}`;
+    }
+  }
   throw new Error(`unknown kind ${r.kind}`);
 });
 process.stdout.write(JSON.stringify(signatures));
