@@ -4,6 +4,7 @@
 #include "api/Routes.h"
 #include "db/IsoTime.h"
 #include "db/UsageQueries.h"
+#include "db/history/LiveState.h"
 
 #include <string>
 
@@ -170,6 +171,18 @@ void addClientRoutes(Router& router, ApiContext& ctx) {
             spool["spooled_answers"] = ctx.counters.eventsSpooled.load();
             spool["refused_answers"] = ctx.counters.eventsRefusedSpoolFull.load();
             body["spool"] = std::move(spool);
+            if (rc.principal.isAdmin()) {
+                // Who runs the singleton jobs (the dashboard shows it).
+                const int64_t now = ctx.clock.nowMs();
+                nlohmann::json leases = nlohmann::json::array();
+                for (const auto& l : ctx.database.readers().read(
+                         [](db::Connection& c) { return db::LiveState::leasesIn(c); }))
+                    leases.push_back({{"name", l.name},
+                                      {"holder", l.holder},
+                                      {"expires_at", db::isoTime(l.expiresAt)},
+                                      {"valid", l.expiresAt > now}});
+                body["leases"] = std::move(leases);
+            }
             sendJson(res, 200, body);
         });
 }

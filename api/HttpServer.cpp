@@ -102,6 +102,7 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
     addMetricsRoute(router_, ctx_);
     addHistoryRoutes(router_, ctx_);
     addAlertRoutes(router_, ctx_);
+    addDashboardRoute(router_);
 
     // Without TCP_NODELAY keep-alive requests stall on Nagle + delayed ACK.
     server_.set_tcp_nodelay(true);
@@ -283,8 +284,10 @@ void HttpServer::handle(const httplib::Request& req, httplib::Response& res) {
             throw e;
         }
         // Webhooks authenticate by their signature, not by a bearer token.
+        // The dashboard page holds no data: it asks for a token itself.
         const bool open = req.path == "/healthz" || req.path == "/readyz" ||
-                          req.path == "/openapi.json" || req.path.rfind("/v1/webhooks/", 0) == 0;
+                          req.path == "/openapi.json" || req.path == "/dashboard" ||
+                          req.path.rfind("/v1/webhooks/", 0) == 0;
         if (!open) {
             auto principal = auth_.authenticate(req.get_header_value("Authorization"));
             if (!principal) {

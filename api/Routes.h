@@ -18,6 +18,7 @@ void addWarmPoolRoutes(Router& router, ApiContext& ctx);  // schedules and warm 
 void addMetricsRoute(Router& router, ApiContext& ctx);    // GET /metrics
 void addHistoryRoutes(Router& router, ApiContext& ctx);   // usage history, capacity
 void addAlertRoutes(Router& router, ApiContext& ctx);     // alert receivers, rules, alerts
+void addDashboardRoute(Router& router);                   // GET /dashboard
 
 // Helpers shared by the route files.
 void sendJson(httplib::Response& res, int status, const nlohmann::json& body);

@@ -23,7 +23,13 @@ AlertDeliveryResult AlertDelivery::post(const db::OutboxItem& item, int64_t nowM
     const std::string origin =
         pathStart == std::string::npos ? item.url : item.url.substr(0, pathStart);
     const std::string path = pathStart == std::string::npos ? "/" : item.url.substr(pathStart);
-    const std::string payload = body(item, nowMs, options.baseUrl);
+    std::string payload;
+    try {
+        payload = body(item, nowMs, options.baseUrl);
+    } catch (const std::exception& e) {
+        r.error = std::string("cannot build the body: ") + e.what();
+        return r;
+    }
     httplib::Headers headers;
     if (item.secret) {
         const int64_t ts = nowMs / 1000;

@@ -40,6 +40,7 @@ void AlertJob::stop() {
         ticker_->stop();
         ticker_.reset();
     }
+    recordDatabaseAlerts();  // a last chance for changes only memory holds
     if (workers_.empty()) return;
     for (auto& w : workers_) w.request_stop();
     cv_.notify_all();
@@ -78,13 +79,38 @@ bool AlertJob::runOnce() {
         // of are still to be written.
         if (unrecorded_.empty()) databaseAlerts_.clear();
     }
-    if (!held && !keepDatabaseAlerts) return false;
     const int64_t now = clock_.nowMs();
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    stepDatabaseAlerts(now);
-    if (held) evaluateAndDeliver(now, deadline);
+    if (held || keepDatabaseAlerts) stepDatabaseAlerts(now);
+    // Changes only this process knows of are written, and their
+    // notifications sent from memory meanwhile, whoever holds the lease now.
+    recordDatabaseAlerts();
+    if (held) {
+        evaluateAndDeliver(now, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+    }
     sendFromMemory(now);
     return held;
+}
+
+void AlertJob::recordDatabaseAlerts() {
+    if (unrecorded_.empty()) return;
+    try {
+        evaluator_.record(unrecorded_,
+                          std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
+        unrecorded_.clear();
+        // Written with their notifications: the outbox delivers them now
+        // (a copy already sent from memory carries the same webhook-id).
+        std::lock_guard lock(mutex_);
+        for (auto it = direct_.begin(); it != direct_.end();) {
+            directNextAt_.erase(it->first);
+            if (inFlight_.count(it->first)) recordedDirect_.insert(it->first);
+            it = direct_.erase(it);
+        }
+        queue_.erase(
+            std::remove_if(queue_.begin(), queue_.end(), [](const auto& q) { return q.id < 0; }),
+            queue_.end());
+    } catch (const db::EngineError&) {
+        // still unavailable: kept, and sent from memory meanwhile
+    }
 }
 
 void AlertJob::evaluateAndDeliver(int64_t now, db::Deadline deadline) {
@@ -173,6 +199,7 @@ void AlertJob::stepDatabaseAlerts(int64_t now) {
             item.notificationId = db::AlertNotification::notificationId(
                 fp, *step.notify, step.next.startsAt.value_or(0));
             item.receiverId = rcv.id;
+            item.fingerprint = fp;
             item.status = *step.notify;
             item.url = rcv.url;
             item.format = rcv.format;
@@ -184,25 +211,6 @@ void AlertJob::stepDatabaseAlerts(int64_t now) {
             direct_[item.id] = std::move(item);
         }
         log_.warn("alert " + *step.notify, {{"rule", r.id}, {"fingerprint", fp}});
-    }
-    if (unrecorded_.empty()) return;
-    try {
-        evaluator_.record(unrecorded_,
-                          std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
-        unrecorded_.clear();
-        // Written with their notifications: the outbox delivers them now
-        // (a copy already sent from memory carries the same webhook-id).
-        std::lock_guard lock(mutex_);
-        for (auto it = direct_.begin(); it != direct_.end();) {
-            if (inFlight_.count(it->first)) {
-                ++it;
-                continue;
-            }
-            directNextAt_.erase(it->first);
-            it = direct_.erase(it);
-        }
-    } catch (const db::EngineError&) {
-        // still unavailable: kept, and sent from memory meanwhile
     }
 }
 
@@ -221,9 +229,12 @@ void AlertJob::work(std::stop_token stop) {
         {
             std::unique_lock lock(mutex_);
             // The first queued item whose receiver has room.
+            // One notification of an alert at a time per receiver, oldest
+            // first, so "resolved" never overtakes its "firing".
             const auto ready = [&] {
                 return std::find_if(queue_.begin(), queue_.end(), [&](const auto& q) {
-                    return perReceiver_[q.receiverId] < options_.perReceiver;
+                    return perReceiver_[q.receiverId] < options_.perReceiver &&
+                           !inFlightAlerts_.count(q.receiverId + "\n" + q.fingerprint);
                 });
             };
             cv_.wait_for(lock, stop, std::chrono::seconds(1),
@@ -234,6 +245,7 @@ void AlertJob::work(std::stop_token stop) {
             item = std::move(*it);
             queue_.erase(it);
             inFlight_[item.id] = item.receiverId;
+            inFlightAlerts_.insert(item.receiverId + "\n" + item.fingerprint);
             const int n = ++perReceiver_[item.receiverId];
             stats_.maxInFlightPerReceiver = std::max(stats_.maxInFlightPerReceiver, n);
         }
@@ -242,6 +254,7 @@ void AlertJob::work(std::stop_token stop) {
         {
             std::lock_guard lock(mutex_);
             inFlight_.erase(item.id);
+            inFlightAlerts_.erase(item.receiverId + "\n" + item.fingerprint);
             --perReceiver_[item.receiverId];
         }
         cv_.notify_all();
@@ -261,7 +274,9 @@ void AlertJob::finish(const db::OutboxItem& item, const AlertDeliveryResult& res
             ++stats_.delivered;
         else
             ++stats_.failed;
-        if (item.id < 0) {
+        if (item.id < 0 && recordedDirect_.erase(item.id) > 0) {
+            ++stats_.direct;  // written meanwhile: the outbox has it
+        } else if (item.id < 0) {
             ++stats_.direct;
             // From memory: delivered, or tried again after the back-off.
             auto it = direct_.find(item.id);

@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -70,6 +71,7 @@ class AlertJob {
     void stepDatabaseAlerts(int64_t now);
     void evaluateAndDeliver(int64_t now, db::Deadline deadline);
     void sendFromMemory(int64_t now);
+    void recordDatabaseAlerts();
     void dispatch(std::vector<db::OutboxItem> items);
     void work(std::stop_token stop);
     void finish(const db::OutboxItem& item, const AlertDeliveryResult& result);
@@ -96,6 +98,8 @@ class AlertJob {
     std::deque<db::OutboxItem> queue_;         // guarded by mutex_
     std::map<int64_t, std::string> inFlight_;  // id -> receiver, guarded by mutex_
     std::map<std::string, int> perReceiver_;   // guarded by mutex_
+    std::set<std::string> inFlightAlerts_;     // receiver + fingerprint, guarded by mutex_
+    std::set<int64_t> recordedDirect_;         // in flight from memory, written since; guarded
     // Notifications of unrecorded changes, sent from memory (negative ids).
     std::map<int64_t, db::OutboxItem> direct_;  // guarded by mutex_
     std::map<int64_t, int64_t> directNextAt_;   // guarded by mutex_

@@ -228,11 +228,11 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
     AlertJob alerts(
         alertEvaluator, alertOutbox, alertLease, database.readers(), clock, log,
         [&] {
-            // This process cannot write: the breaker is not closed, or
-            // events wait in the spool.
+            // This process cannot write: its breaker is not closed (events
+            // still replaying from the spool after the database came back
+            // are not an outage).
             return database.writer().breaker().snapshot().state !=
-                       db::DatabaseBreaker::State::closed ||
-                   spool->pendingOnHost();
+                   db::DatabaseBreaker::State::closed;
         },
         alertOptions);
     alerts.start();

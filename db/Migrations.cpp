@@ -786,7 +786,7 @@ CREATE TABLE alert_rules (
                                       OR kind = 'database_unavailable' OR kind = 'bot_unavailable')),
     client_id   TEXT REFERENCES clients (id),
     fire_at     REAL NOT NULL CHECK (fire_at > 0),
-    clear_at    REAL NOT NULL CHECK (clear_at >= 0 AND clear_at < fire_at),  -- rising signals
+    clear_at    REAL NOT NULL CHECK (clear_at > 0 AND clear_at < fire_at),  -- rising signals
     for_s       INTEGER NOT NULL CHECK (for_s BETWEEN 0 AND 86400),
     window_s    INTEGER NOT NULL DEFAULT 300 CHECK (window_s BETWEEN 60 AND 86400),
     severity    TEXT NOT NULL DEFAULT 'warning'

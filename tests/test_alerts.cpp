@@ -245,6 +245,11 @@ TEST_SUITE("alerts") {
         REQUIRE(changes.size() == 1);
         CHECK(changes[0].notify == "resolved");
         CHECK(count(t, "SELECT count(*) FROM alert_outbox WHERE status = 'resolved'") == 1);
+        // Its firing, never delivered (the receiver is down), is not sent
+        // any more: "firing" must never arrive after "resolved".
+        CHECK(count(t,
+                    "SELECT count(*) FROM alert_outbox WHERE status = 'firing' AND gave_up_at "
+                    "IS NOT NULL AND last_error LIKE 'superseded%'") == 1);
         CHECK(count(t, "SELECT count(*) FROM alert_history") == 3);  // pending, firing, resolved
         // A per-client rule replaces the default for its client.
         db::AlertRule mine = utilization(0.3, 0.1, 0);
@@ -255,6 +260,16 @@ TEST_SUITE("alerts") {
         REQUIRE(changes.size() == 1);
         CHECK(changes[0].signal.rule.id == "acme-low");
         CHECK(changes[0].notify == "firing");
+        // Disabled, its firing alert resolves (it is evaluated no more);
+        // the default rule applies to acme again (5 of 10: nothing).
+        mine.enabled = false;
+        db::AlertConfig(t.database->writer(), t.database->readers(), t.clock).putRule(mine);
+        t.clock.advanceMs(1000);
+        changes = other.evaluate();
+        REQUIRE(changes.size() == 1);
+        CHECK(changes[0].signal.rule.id == "acme-low");
+        CHECK(changes[0].notify == "resolved");
+        CHECK(other.evaluate().empty());
     }
 
     TEST_CASE(
@@ -340,6 +355,10 @@ TEST_SUITE("alerts") {
             if (body.contains("version")) {
                 sawAlertmanager = true;
                 CHECK(body["version"] == "4");
+                // Grouped per alert and client.
+                CHECK(body["groupLabels"]["client"] == "acme");
+                CHECK(body["groupKey"].get<std::string>().find("client=\"acme\"") !=
+                      std::string::npos);
                 for (const char* k :
                      {"groupKey", "truncatedAlerts", "status", "receiver", "groupLabels",
                       "commonLabels", "commonAnnotations", "externalURL", "alerts"})

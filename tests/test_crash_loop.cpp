@@ -304,6 +304,7 @@ TEST_CASE("crash loop: SIGKILL under mixed load; every acknowledged write surviv
             if (locked) {
                 shell.emplace(db, SQLite::OPEN_READWRITE);
                 shell->setBusyTimeout(5000);
+                shell->exec("PRAGMA busy_timeout = 5000");  // serve writes every second
                 shell->exec("BEGIN IMMEDIATE");
                 std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 300));
             }

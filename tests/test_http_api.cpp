@@ -609,6 +609,9 @@ TEST_CASE(
     ApiFixture f(std::nullopt, "", 4, std::chrono::milliseconds(300));
     REQUIRE(f.call("PUT", "/v1/clients/acme", {{"max_concurrent", 2}}).first == 201);
     SQLite::Database shell(f.t.options.path, SQLite::OPEN_READWRITE);
+    // serve writes every second (history, alerts): wait for a gap, as an
+    // operator retrying would
+    shell.exec("PRAGMA busy_timeout = 5000");
     shell.exec("BEGIN IMMEDIATE");
     const std::vector<std::tuple<std::string, std::string, json>> writes = {
         {"PUT", "/v1/clients/beta", {{"max_concurrent", 2}}},

@@ -363,6 +363,9 @@ TEST_CASE("while the database is locked, replay waits and keeps every record") {
     spool.append(f.record(f.ids[0], CallState::ringing));
     db::EventIntake intake(f.t.database->writer(), f.t.clock, spool);
     SQLite::Database shell(f.t.options.path, SQLite::OPEN_READWRITE);
+    // serve writes every second (history, alerts): wait for a gap, as an
+    // operator retrying would
+    shell.exec("PRAGMA busy_timeout = 5000");
     shell.exec("BEGIN IMMEDIATE");
     const auto blocked =
         intake.replay(10, std::chrono::steady_clock::now() + std::chrono::milliseconds(200));

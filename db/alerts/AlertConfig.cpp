@@ -84,7 +84,8 @@ void AlertRule::validate() const {
             "database_unavailable or bot_unavailable");
     if (clientId && !perClient()) invalid("client_id is only for per-client kinds");
     if (!std::isfinite(fireAt) || fireAt <= 0 || fireAt > 1e9) invalid("fire_at must be above 0");
-    if (!std::isfinite(clearAt) || clearAt < 0) invalid("clear_at must be 0 or more");
+    if (!std::isfinite(clearAt) || clearAt <= 0)
+        invalid("clear_at must be above 0 (an alert resolves below it; no signal goes below 0)");
     if (clearAt >= fireAt)
         invalid(
             "clear_at must be below fire_at (the signals rise: an alert clears lower than it "

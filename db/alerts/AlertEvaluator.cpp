@@ -3,6 +3,9 @@
 #include "db/alerts/AlertConfig.h"
 #include "db/alerts/AlertNotification.h"
 
+#include <algorithm>
+#include <set>
+
 namespace calltrack::db {
 
 namespace {
@@ -25,6 +28,12 @@ const char* const kHistory =
 const char* const kHistoryOf =
     "SELECT at, from_state, to_state, value FROM alert_history WHERE fingerprint = ?1 "
     "ORDER BY id DESC LIMIT ?2";
+// A firing notification not yet delivered when its alert resolves is not
+// sent any more: a receiver must never get "firing" after "resolved".
+const char* const kSupersede =
+    "UPDATE alert_outbox SET gave_up_at = ?2, last_error = 'superseded: the alert resolved "
+    "before it was delivered' WHERE fingerprint = ?1 AND status = 'firing' AND "
+    "delivered_at IS NULL AND gave_up_at IS NULL";
 const char* const kOutbox =
     "INSERT INTO alert_outbox (notification_id, receiver_id, fingerprint, status, alert, "
     "created_at, expires_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6) "
@@ -115,6 +124,12 @@ void AlertEvaluator::writeIn(Connection& c, const AlertChange& ch, int64_t now) 
         q.run();
     }
     if (!ch.notify) return;
+    if (*ch.notify == "resolved") {
+        Query q(c, kSupersede);
+        q->bind(1, ch.signal.fingerprint);
+        q->bind(2, now);
+        q.run();
+    }
     const auto alert = AlertNotification::alert(ch.signal.rule, ch.signal.clientId, s,
                                                 ch.signal.fingerprint, *ch.notify, baseUrl_)
                            .dump();
@@ -140,6 +155,33 @@ std::vector<AlertChange> AlertEvaluator::evaluate(Deadline deadline) {
     return writer_.run(
         [&](Connection& c) {
             std::vector<AlertChange> changes;
+            std::set<std::string> evaluated;
+            for (const auto& sig : signals) evaluated.insert(sig.fingerprint);
+            // Alerts no rule evaluates any more (rule disabled, overridden
+            // for the client, the client gone, a limit set to 0) must not
+            // stay firing forever: they resolve now.
+            const auto rules = AlertConfig::rulesIn(c);
+            for (const auto& a : alertsIn(c)) {
+                if (evaluated.count(a.fingerprint)) continue;
+                if (a.state.state != "firing" && a.state.state != "pending") continue;
+                const auto rule = std::find_if(rules.begin(), rules.end(),
+                                               [&](const auto& r) { return r.id == a.ruleId; });
+                if (rule == rules.end() || (rule->kind == "database_unavailable" && rule->enabled))
+                    continue;
+                AlertChange ch{AlertSignal{*rule, a.clientId, a.fingerprint, std::nullopt}, a.state,
+                               a.state, std::nullopt};
+                ch.after.clearSince.reset();
+                if (a.state.state == "firing") {
+                    ch.after.state = "resolved";
+                    ch.after.endsAt = now;
+                    ch.notify = "resolved";
+                } else {
+                    ch.after.state = "inactive";
+                    ch.after.pendingAt.reset();
+                }
+                writeIn(c, ch, now);
+                changes.push_back(std::move(ch));
+            }
             for (auto& sig : signals) {
                 if (sig.rule.kind == "database_unavailable") continue;
                 const AlertState before = stateIn(c, sig.fingerprint).value_or(AlertState{});

@@ -78,14 +78,23 @@ nlohmann::json AlertNotification::alert(const AlertRule& rule,
 nlohmann::json AlertNotification::alertmanagerBody(const nlohmann::json& alert,
                                                    const std::string& receiverId,
                                                    const std::string& baseUrl) {
-    const std::string name = alert["labels"]["alertname"];
+    // One group per alert name and client, so a bridge that de-duplicates
+    // by group never lets one client's resolution close another's incident.
+    const auto& labels = alert["labels"];
+    nlohmann::json group = {{"alertname", labels.value("alertname", "")}};
+    std::string key = "{}:{alertname=\"" + group["alertname"].get<std::string>() + "\"";
+    if (labels.contains("client")) {
+        group["client"] = labels["client"];
+        key += ",client=\"" + labels["client"].get<std::string>() + "\"";
+    }
+    key += "}";
     return {
         {"version", "4"},
-        {"groupKey", "{}:{alertname=\"" + name + "\"}"},
+        {"groupKey", key},
         {"truncatedAlerts", 0},
         {"status", alert["status"]},
         {"receiver", receiverId},
-        {"groupLabels", {{"alertname", name}}},
+        {"groupLabels", group},
         {"commonLabels", alert["labels"]},
         {"commonAnnotations", alert["annotations"]},
         {"externalURL", baseUrl},

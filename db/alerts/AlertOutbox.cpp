@@ -8,7 +8,7 @@ namespace calltrack::db {
 namespace {
 const char* const kDue =
     "SELECT o.id, o.notification_id, o.receiver_id, o.status, r.url, r.format, r.secret, o.alert, "
-    "o.attempts, o.created_at, o.expires_at FROM alert_outbox o "
+    "o.attempts, o.created_at, o.expires_at, o.fingerprint FROM alert_outbox o "
     "INDEXED BY alert_outbox_due JOIN alert_receivers r ON r.id = o.receiver_id "
     "WHERE o.delivered_at IS NULL AND o.gave_up_at IS NULL AND o.next_attempt_at <= ?1 "
     "ORDER BY o.next_attempt_at, o.id LIMIT ?2";
@@ -63,6 +63,7 @@ std::vector<OutboxItem> AlertOutbox::due(int limit, const std::vector<int64_t>& 
             it.attempts = q->getColumn(8).getInt64();
             it.createdAt = q->getColumn(9).getInt64();
             it.expiresAt = q->getColumn(10).getInt64();
+            it.fingerprint = q->getColumn(11).getString();
             out.push_back(std::move(it));
             if (static_cast<int>(out.size()) >= limit) break;
         }

@@ -21,7 +21,7 @@ namespace calltrack::db {
 
 struct OutboxItem {
     int64_t id = 0;
-    std::string notificationId, receiverId, status;
+    std::string notificationId, receiverId, status, fingerprint;
     std::string url, format;
     std::optional<std::string> secret{};
     nlohmann::json alert;

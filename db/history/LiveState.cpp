@@ -21,6 +21,15 @@ const char* const kOldestLive =
     "SELECT min(admitted_at) FROM calls INDEXED BY calls_live_expiry WHERE ended_at IS NULL";
 }  // namespace
 
+std::vector<LiveState::LeaseRow> LiveState::leasesIn(Connection& c) {
+    std::vector<LeaseRow> out;
+    Query q(c, kLeases);
+    while (q.step())
+        out.push_back(
+            {q->getColumn(0).getString(), q->getColumn(1).getString(), q->getColumn(2).getInt64()});
+    return out;
+}
+
 std::optional<int64_t> LiveState::oldestLiveCallAt(Connection& c) {
     Query q(c, kOldestLive);
     if (!q.step() || q->getColumn(0).isNull()) return std::nullopt;
@@ -52,12 +61,7 @@ LiveState LiveState::readIn(Connection& c, int64_t nowMs) {
         Query q(c, kBots);
         while (q.step()) s.botsByState[q->getColumn(0).getString()] = q->getColumn(1).getInt64();
     }
-    {
-        Query q(c, kLeases);
-        while (q.step())
-            s.leases.push_back({q->getColumn(0).getString(), q->getColumn(1).getString(),
-                                q->getColumn(2).getInt64()});
-    }
+    s.leases = leasesIn(c);
     {
         Query q(c, kPages);
         if (q.step()) s.databaseBytes = q->getColumn(0).getInt64();

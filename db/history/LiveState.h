@@ -40,6 +40,7 @@ struct LiveState {
     // Admission time of the oldest live call (a scan of the live calls:
     // for `calltrack top`, not for every scrape).
     static std::optional<int64_t> oldestLiveCallAt(Connection& c);
+    static std::vector<LeaseRow> leasesIn(Connection& c);
 };
 
 }  // namespace calltrack::db

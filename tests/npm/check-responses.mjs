@@ -136,7 +136,7 @@ lines.forEach((line, i) => {
     else if (!('Response' in new XMLParser().parse(String(ex.body))))
       mismatches.push(`${where}: TwiML without a <Response> root`);
   }
-  const schema = (base === 'text/xml' || base === 'text/plain' ? media[base] : media['application/json'])
+  const schema = (base === 'text/xml' || base === 'text/plain' || base === 'text/html' ? media[base] : media['application/json'])
     ?.schema;
   if (!schema) {
     if (ex.body !== undefined && ex.body !== null && ex.body !== '')

@@ -49,7 +49,7 @@ for (const [path, item] of Object.entries(api.paths)) {
         response.content &&
         (response.content['application/json'] ??
           (Number(status) < 300
-            ? response.content['text/xml'] ?? response.content['text/plain']
+            ? response.content['text/xml'] ?? response.content['text/plain'] ?? response.content['text/html']
             : undefined));
       if (!media || !media.schema) {
         problems.push(`${at}: no application/json schema`);
