@@ -308,6 +308,14 @@ int runCli(int argc, char** argv) {
         ->envname("CALLTRACK_METRICS_MAX_CLIENTS")
         ->check(CLI::Range(0, 100000))
         ->capture_default_str();
+    int64_t alertExpiryH = serve.alerts.notificationTtlMs / 3600000;
+    serveCmd
+        ->add_option("--alert-expiry-h", alertExpiryH,
+                     "an alert notification no receiver acknowledged is retried this long, "
+                     "then given up")
+        ->envname("CALLTRACK_ALERT_EXPIRY_H")
+        ->check(CLI::Range(1, 24 * 30))
+        ->capture_default_str();
     serveCmd->footer(
         "Environment: CALLTRACK_ADMIN_TOKEN (bearer token with full access; never logged), and the "
         "variables named above.");
@@ -350,6 +358,7 @@ int runCli(int argc, char** argv) {
             serve.database.readWait = serve.requestDeadline;
             serve.reaperInterval = std::chrono::milliseconds(reaperIntervalMs);
             serve.history.sampleIntervalMs = historyIntervalS * 1000;
+            serve.alerts.notificationTtlMs = alertExpiryH * 3600000;
             serve.history.minuteRowsKeptMs = historyMinuteDays * 86400 * 1000;
             serve.history.keptMs = historyDays * 86400 * 1000;
             if (serve.history.keptMs < serve.history.minuteRowsKeptMs) {
