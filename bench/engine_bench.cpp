@@ -61,7 +61,12 @@ struct Fixture {
     std::unique_ptr<db::CallLifecycle> lifecycle;
 };
 
-double throughput(const std::string& path, db::Durability durability, int threads, double seconds) {
+// Admit-only runs keep every call live (the limits are far above what a run
+// admits), so they measure the admission write alone.
+enum class Workload { pairs, admits };
+
+double throughput(const std::string& path, db::Durability durability, int threads, double seconds,
+                  Workload workload = Workload::pairs) {
     Fixture f(path, durability);
     std::atomic<bool> stop{false};
     std::atomic<long> pairs{0};
@@ -75,7 +80,8 @@ double throughput(const std::string& path, db::Durability durability, int thread
                 auto r = f.admission->admit(
                     {.clientId = client,
                      .externalId = "t" + std::to_string(t) + "-" + std::to_string(n)});
-                f.lifecycle->end({.call = db::CallRef::byId(r.call->id)});
+                if (workload == Workload::pairs)
+                    f.lifecycle->end({.call = db::CallRef::byId(r.call->id)});
                 ++n;
             }
             pairs += n;
@@ -108,6 +114,21 @@ void populate(Fixture& f, int live) {
         });
         done += n;
     }
+}
+
+// CPU per admission inside the writer, without commits or hand-offs:
+// `n` admissions run in one writer op (one transaction); µs per admission.
+double inTransactionMicros(const std::string& path, int n) {
+    Fixture f(path, db::Durability::full);
+    const auto t0 = Clock::now();
+    f.database->writer().run([&](db::Connection& c) {
+        for (int i = 0; i < n; ++i) {
+            db::AdmitRequest r{.clientId = "c" + std::to_string(i % 8),
+                               .externalId = "cpu-" + std::to_string(i)};
+            db::AdmissionEngine::admitIn(c, f.clock.nowMs(), r);
+        }
+    });
+    return std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / n;
 }
 
 // Median latency of a 4 KiB write + fdatasync on the benchmark's file
@@ -156,8 +177,21 @@ int main(int argc, char** argv) {
     int rounds = 6;
     int repeat = 3;
     std::string dir = "bench-data";
+    // --cell N: one throughput cell (N submitters) only, e.g. under a
+    // profiler; --cell -N: N admissions in one transaction (CPU per admission); --workload
+    // admits|pairs and --durability full|normal pick it.
+    int cell = 0;
+    Workload workload = Workload::pairs;
+    db::Durability durability = db::Durability::full;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--seconds"))
+        if (!std::strcmp(argv[i], "--cell"))
+            cell = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--workload"))
+            workload = std::strcmp(argv[i + 1], "admits") ? Workload::pairs : Workload::admits;
+        else if (!std::strcmp(argv[i], "--durability"))
+            durability =
+                std::strcmp(argv[i + 1], "normal") ? db::Durability::full : db::Durability::normal;
+        else if (!std::strcmp(argv[i], "--seconds"))
             seconds = std::atof(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--rounds"))
             rounds = std::atoi(argv[i + 1]);
@@ -167,6 +201,22 @@ int main(int argc, char** argv) {
             dir = argv[i + 1];
     }
     std::filesystem::create_directories(dir);
+    if (cell < 0) {
+        std::vector<double> us;
+        for (int r = 0; r < repeat; ++r) us.push_back(inTransactionMicros(dir + "/cpu.db", -cell));
+        std::printf("in-transaction CPU per admission, %d admissions, median of %d: %.2f us\n",
+                    -cell, repeat, median(us));
+        return 0;
+    }
+    if (cell > 0) {
+        std::vector<double> rates;
+        for (int r = 0; r < repeat; ++r)
+            rates.push_back(throughput(dir + "/tp.db", durability, cell, seconds, workload));
+        std::printf("%s/s, %d submitters, %s, median of %d: %.0f\n",
+                    workload == Workload::admits ? "admissions" : "admit+end pairs", cell,
+                    durability == db::Durability::full ? "FULL" : "NORMAL", repeat, median(rates));
+        return 0;
+    }
 
     const double fsyncBefore = fsyncMicros(dir);
     std::printf("## Admit+end throughput, median of %d runs of %.0f s per cell\n\n", repeat,
