@@ -2,8 +2,9 @@
 # Side-by-side HTTP throughput of two calltrack builds (a change against its
 # parent), loopback only, stops by itself: both serve at once on two ports
 # (fresh databases in a temporary directory), wrk runs alternate between
-# them, GET /healthz and admit-then-end (bench/wrk_admit_end.lua) at 32 and
-# 64 connections; the median of ROUNDS runs per cell and the ratio new/old.
+# them, GET /healthz, admissions (bench/wrk_admit.lua: every request admits a
+# call that stays live) and admit-then-end (bench/wrk_admit_end.lua) at 32
+# and 64 connections; the median of ROUNDS runs per cell and the ratio new/old.
 #
 #   bench/compare_http_builds.sh OLD/calltrack NEW/calltrack [ROUNDS] [DURATION]
 set -euo pipefail
@@ -18,23 +19,26 @@ trap 'kill $p1 $p2 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 for port in 18301 18302; do
   for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.05; done
   auth=(-H "Authorization: Bearer $CALLTRACK_ADMIN_TOKEN" -H "Content-Type: application/json")
-  curl -sf -X PUT http://127.0.0.1:$port/v1/limits/global "${auth[@]}" -d '{"max_concurrent": 1000000}' >/dev/null
-  curl -sf -X PUT http://127.0.0.1:$port/v1/clients/bench "${auth[@]}" -d '{"max_concurrent": 1000000}' >/dev/null
+  curl -sf -X PUT http://127.0.0.1:$port/v1/limits/global "${auth[@]}" -d '{"max_concurrent": 100000000}' >/dev/null
+  # Admitted calls stay live for the run: no reaper work in the measurement.
+  curl -sf -X PUT http://127.0.0.1:$port/v1/clients/bench "${auth[@]}" \
+    -d '{"max_concurrent": 100000000, "ring_timeout_s": 86400}' >/dev/null
 done
 for c in 32 64; do
   for ((i = 0; i < rounds; i++)); do
     for side in old new; do
       port=18301; [[ $side == new ]] && port=18302
       h=$(wrk -t2 -c$c -d"$duration" http://127.0.0.1:$port/healthz | awk '/Requests\/sec/ {print $2}')
-      a=$(wrk -t2 -c$c -d"$duration" -s "$here/wrk_admit_end.lua" http://127.0.0.1:$port | awk '/Requests\/sec/ {print $2}')
-      echo "$c $side healthz $h"; echo "$c $side admit $a"
+      a=$(wrk -t2 -c$c -d"$duration" -s "$here/wrk_admit.lua" http://127.0.0.1:$port | awk '/Requests\/sec/ {print $2}')
+      p=$(wrk -t2 -c$c -d"$duration" -s "$here/wrk_admit_end.lua" http://127.0.0.1:$port | awk '/Requests\/sec/ {print $2}')
+      echo "$c $side healthz $h"; echo "$c $side admit $a"; echo "$c $side pairs $p"
     done
   done
 done > "$work/r"
 echo "| connections | kind | old req/s (median of $rounds) | new req/s | new/old |"
 echo "|---:|---|---:|---:|---:|"
-for c in 32 64; do for k in healthz admit; do
+for c in 32 64; do for k in healthz admit pairs; do
   med() { awk -v c=$c -v s=$1 -v k=$k '$1==c && $2==s && $3==k {print $4}' "$work/r" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
   o=$(med old); n=$(med new)
-  awk -v c=$c -v k=$k -v o=$o -v n=$n 'BEGIN {printf "| %s | %s | %.0f | %.0f | %.2f |\n", c, (k=="admit"?"admit+end":k), o, n, n/o}'
+  awk -v c=$c -v k=$k -v o=$o -v n=$n 'BEGIN {printf "| %s | %s | %.0f | %.0f | %.2f |\n", c, (k=="pairs"?"admit+end requests":(k=="admit"?"admissions":k)), o, n, n/o}'
 done; done

@@ -80,7 +80,9 @@ pids+=($!)
 for _ in $(seq 200); do curl -sf http://127.0.0.1:$ct_port/healthz >/dev/null && break; sleep 0.05; done
 auth=(-H "Authorization: Bearer $CALLTRACK_ADMIN_TOKEN" -H "Content-Type: application/json")
 curl -sf -X PUT http://127.0.0.1:$ct_port/v1/limits/global "${auth[@]}" -d '{"max_concurrent": 100000000}' >/dev/null
-curl -sf -X PUT http://127.0.0.1:$ct_port/v1/clients/bench "${auth[@]}" -d '{"max_concurrent": 100000000}' >/dev/null
+# Calls stay live for a day, as in Redis and PostgreSQL: no reaper work during the run.
+curl -sf -X PUT http://127.0.0.1:$ct_port/v1/clients/bench "${auth[@]}" \
+  -d '{"max_concurrent": 100000000, "ring_timeout_s": 86400}' >/dev/null
 
 # --- Redis ---------------------------------------------------------------------
 mkdir -p "$work/redis"

@@ -19,6 +19,16 @@ ConnectionOptions writerConnection(const DatabaseOptions& o, bool create) {
     return c;
 }
 
+// The auth readers look up one token row per request: a small cache holds
+// the whole api_tokens table.
+constexpr int kAuthReaderCacheKiB = 1024;
+
+ConnectionOptions readerConnection(const DatabaseOptions& o, int cacheKiB) {
+    ConnectionOptions c = writerConnection(o, false);
+    c.cacheSizeKiB = cacheKiB;
+    return c;
+}
+
 template <class F>
 auto translateOpenErrors(const std::string& path, F&& fn) {
     try {
@@ -55,13 +65,13 @@ const DatabaseOptions& Database::prepare(const DatabaseOptions& options) {
 
 Database::Database(const DatabaseOptions& options)
     : options_(prepare(options)),
-      writer_(
-          options_.path,
-          WriterOptions{
-              writerConnection(options_, false), options_.maxBatch, {}, nullptr, options_.onBatch}),
-      readers_(options_.path, options_.readers, writerConnection(options_, false),
+      writer_(options_.path, WriterOptions{.connection = writerConnection(options_, false),
+                                           .maxBatch = options_.maxBatch,
+                                           .onBatch = options_.onBatch}),
+      readers_(options_.path, options_.readers, readerConnection(options_, options_.readerCacheKiB),
                options_.readWait),
-      authReaders_(options_.path, 2, writerConnection(options_, false), options_.readWait) {}
+      authReaders_(options_.path, 2, readerConnection(options_, kAuthReaderCacheKiB),
+                   options_.readWait) {}
 
 MigrationResult Database::migrate(const DatabaseOptions& options) {
     return translateOpenErrors(options.path, [&] {

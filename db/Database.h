@@ -19,6 +19,12 @@ struct DatabaseOptions {
     // A read waits at most this for a free read connection (then 503).
     std::chrono::milliseconds readWait{2000};
     size_t maxBatch = 512;
+    // Each general read connection's page cache. Smaller than the writer's
+    // (ConnectionOptions::cacheSizeKiB): reads miss into the operating
+    // system's page cache, and five connections with the writer's 64 MiB
+    // would each grow towards a copy of the hot database (measured:
+    // bench/rss_bench.sh, docs/PERFORMANCE.md issue 13).
+    int readerCacheKiB = 8192;
     // Create the file and its schema when it does not exist (serve does;
     // commands that only inspect or change an existing database do not).
     bool createIfMissing = false;

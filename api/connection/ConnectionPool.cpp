@@ -1,5 +1,7 @@
 #include "api/connection/ConnectionPool.h"
 
+#include <pthread.h>
+
 #include <system_error>
 
 namespace calltrack::api {
@@ -75,6 +77,8 @@ void ConnectionPool::enqueue(std::function<void()> fn) {
 }
 
 void ConnectionPool::run(Worker& self) {
+    // Named for `top -H`, `ps -L` and profilers (at most 15 characters).
+    pthread_setname_np(pthread_self(), "ct-http");
     std::unique_lock lock(mutex_);
     for (;;) {
         ++idle_;
