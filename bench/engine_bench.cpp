@@ -7,11 +7,13 @@
 //     file system's fsync latency is measured in the same run: with
 //     synchronous=FULL a batch cannot commit faster than one fsync, and a
 //     batch holds at most one operation per submitting thread.
-//  2. Admission latency with 1 000 vs 100 000 live calls: the two databases
+//  2. Admission latency with 1 000 vs 100 000 (--live N) live calls: the two databases
 //     are measured in alternating rounds in the same run, so machine noise
 //     hits both alike; medians and their ratio are reported.
 //
-// Usage: engine_bench [--seconds S] [--repeat N] [--rounds R] [--dir DIR]
+// Usage: engine_bench [--seconds S] [--repeat N] [--rounds R] [--dir DIR] [--live N]
+//                     [--sections all|latency] [--cell N --workload admits|pairs
+//                     --durability full|normal] [--cell -N]
 
 #include "db/AdmissionEngine.h"
 #include "db/CallLifecycle.h"
@@ -181,10 +183,18 @@ int main(int argc, char** argv) {
     // profiler; --cell -N: N admissions in one transaction (CPU per admission); --workload
     // admits|pairs and --durability full|normal pick it.
     int cell = 0;
+    // --live N: live calls in the latency comparison's large database.
+    int largeLive = 100'000;
+    // --sections latency: the latency comparison alone.
+    bool throughputSection = true;
     Workload workload = Workload::pairs;
     db::Durability durability = db::Durability::full;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--cell"))
+        if (!std::strcmp(argv[i], "--sections"))
+            throughputSection = std::strcmp(argv[i + 1], "latency") != 0;
+        else if (!std::strcmp(argv[i], "--live"))
+            largeLive = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--cell"))
             cell = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--workload"))
             workload = std::strcmp(argv[i + 1], "admits") ? Workload::pairs : Workload::admits;
@@ -218,31 +228,35 @@ int main(int argc, char** argv) {
         return 0;
     }
 
-    const double fsyncBefore = fsyncMicros(dir);
-    std::printf("## Admit+end throughput, median of %d runs of %.0f s per cell\n\n", repeat,
-                seconds);
-    std::printf(
-        "pairs/s = admissions/s; write ops/s = 2 x pairs/s (each admit and each end is one "
-        "committed operation)\n\n");
-    std::printf(
-        "| threads | FULL pairs/s | FULL write ops/s | NORMAL pairs/s | NORMAL write ops/s | "
-        "NORMAL/FULL |\n|---:|---:|---:|---:|---:|---:|\n");
-    for (int threads : {1, 8, 32}) {
-        std::vector<double> full, normal;
-        for (int r = 0; r < repeat; ++r) {
-            full.push_back(throughput(dir + "/tp.db", db::Durability::full, threads, seconds));
-            normal.push_back(throughput(dir + "/tp.db", db::Durability::normal, threads, seconds));
+    if (throughputSection) {
+        const double fsyncBefore = fsyncMicros(dir);
+        std::printf("## Admit+end throughput, median of %d runs of %.0f s per cell\n\n", repeat,
+                    seconds);
+        std::printf(
+            "pairs/s = admissions/s; write ops/s = 2 x pairs/s (each admit and each end is one "
+            "committed operation)\n\n");
+        std::printf(
+            "| threads | FULL pairs/s | FULL write ops/s | NORMAL pairs/s | NORMAL write ops/s | "
+            "NORMAL/FULL |\n|---:|---:|---:|---:|---:|---:|\n");
+        for (int threads : {1, 8, 32}) {
+            std::vector<double> full, normal;
+            for (int r = 0; r < repeat; ++r) {
+                full.push_back(throughput(dir + "/tp.db", db::Durability::full, threads, seconds));
+                normal.push_back(
+                    throughput(dir + "/tp.db", db::Durability::normal, threads, seconds));
+            }
+            const double f = median(full), n = median(normal);
+            std::printf("| %d | %.0f | %.0f | %.0f | %.0f | %.2f |\n", threads, f, 2 * f, n, 2 * n,
+                        n / f);
+            std::fflush(stdout);
         }
-        const double f = median(full), n = median(normal);
-        std::printf("| %d | %.0f | %.0f | %.0f | %.0f | %.2f |\n", threads, f, 2 * f, n, 2 * n,
-                    n / f);
-        std::fflush(stdout);
+        const double fsyncAfter = fsyncMicros(dir);
+        std::printf(
+            "\nfsync (4 KiB pwrite + fdatasync) median on this file system: %.0f us before, %.0f "
+            "us "
+            "after the throughput runs\n",
+            fsyncBefore, fsyncAfter);
     }
-    const double fsyncAfter = fsyncMicros(dir);
-    std::printf(
-        "\nfsync (4 KiB pwrite + fdatasync) median on this file system: %.0f us before, %.0f us "
-        "after the throughput runs\n",
-        fsyncBefore, fsyncAfter);
 
     std::printf(
         "\n## Admission latency vs live calls (synchronous=FULL, 1 thread, %d alternating "
@@ -251,7 +265,7 @@ int main(int argc, char** argv) {
     Fixture small(dir + "/small.db", db::Durability::full);
     Fixture large(dir + "/large.db", db::Durability::full);
     populate(small, 1'000);
-    populate(large, 100'000);
+    populate(large, largeLive);
     std::vector<double> smallLat, largeLat;
     for (int round = 0; round < rounds; ++round) {
         latencyRound(small, 500, round, smallLat);
@@ -263,8 +277,8 @@ int main(int argc, char** argv) {
         std::sort(v.begin(), v.end());
         return v[v.size() * 9 / 10];
     };
-    std::printf("| 1 000 | %.1f | %.1f |\n| 100 000 | %.1f | %.1f |\n", ms, p90(smallLat), ml,
+    std::printf("| 1 000 | %.1f | %.1f |\n| %d | %.1f | %.1f |\n", ms, p90(smallLat), largeLive, ml,
                 p90(largeLat));
-    std::printf("\nratio 100 000 / 1 000 (medians): %.2f\n", ml / ms);
+    std::printf("\nratio %d / 1 000 (medians): %.2f\n", largeLive, ml / ms);
     return 0;
 }
