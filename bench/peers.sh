@@ -38,14 +38,36 @@ command -v python3 >/dev/null || need+=(python3)
 command -v curl >/dev/null || need+=(curl)
 if ((${#need[@]})); then
   echo "installing ${need[*]} ..." >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >&2
+  apt-get update -qq >&2
+  # Keep the packages from starting the system redis-server and a system
+  # PostgreSQL cluster: this benchmark runs only its own instances.
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+  mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/calltrack-peers.conf
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  rm -f /etc/postgresql-common/createcluster.d/calltrack-peers.conf
+  [[ -e $policy ]] && grep -q 'exit 101' "$policy" && rm -f "$policy"
+  trap - EXIT
 fi
 pgbin=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/postgres | sort -V | tail -1)")
 
 build=$(scripts/build release calltrack)
-work=$(mktemp -d /tmp/calltrack-peers.XXXXXX)
+# On disk, not tmpfs (where fsync costs nothing): /var/tmp unless TMPDIR says.
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/calltrack-peers.XXXXXX")
 chmod 755 "$work"
+if [[ $(stat -f -c %T "$work") == tmpfs ]]; then
+  rmdir "$work"; echo "peers.sh: $work is on tmpfs, where fsync is free; set TMPDIR to a disk" >&2; exit 2
+fi
 ct_port=18281 redis_port=18282 pg_port=18283
+for port in $ct_port $redis_port $pg_port; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+    echo "peers.sh: port $port is in use (another run?); nothing started" >&2; rm -rf "$work"; exit 2
+  fi
+done
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -54,6 +76,17 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Fails the run (with the server's log) unless process $1 is alive and $2
+# (a command) succeeds within 10 s.
+await() {
+  local pid=$1 log=$2; shift 2
+  for _ in $(seq 200); do
+    kill -0 "$pid" 2>/dev/null || break
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "peers.sh: a server did not come up: $*" >&2; cat "$log" >&2; exit 1
+}
 
 fsync_us() {
   python3 - "$work/fsync-probe" <<'EOF'
@@ -77,7 +110,7 @@ export CALLTRACK_ADMIN_TOKEN=peers-bench-token
 "$build/calltrack" --db "$work/calltrack.db" serve --listen 127.0.0.1:$ct_port --threads 160 \
   --log-level warn 2>"$work/calltrack.log" &
 pids+=($!)
-for _ in $(seq 200); do curl -sf http://127.0.0.1:$ct_port/healthz >/dev/null && break; sleep 0.05; done
+await $! "$work/calltrack.log" curl -sf http://127.0.0.1:$ct_port/healthz
 auth=(-H "Authorization: Bearer $CALLTRACK_ADMIN_TOKEN" -H "Content-Type: application/json")
 curl -sf -X PUT http://127.0.0.1:$ct_port/v1/limits/global "${auth[@]}" -d '{"max_concurrent": 100000000}' >/dev/null
 # Calls stay live for a day, as in Redis and PostgreSQL: no reaper work during the run.
@@ -86,11 +119,14 @@ curl -sf -X PUT http://127.0.0.1:$ct_port/v1/clients/bench "${auth[@]}" \
 
 # --- Redis ---------------------------------------------------------------------
 mkdir -p "$work/redis"
+# No AOF rewrite: its forked child would compete with the other cells.
 redis-server --bind 127.0.0.1 --port $redis_port --dir "$work/redis" --appendonly yes \
-  --appendfsync always --save "" --protected-mode yes --daemonize no --loglevel warning \
-  >"$work/redis.log" 2>&1 &
+  --appendfsync always --auto-aof-rewrite-percentage 0 --save "" --protected-mode yes \
+  --daemonize no --loglevel warning >"$work/redis.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 200); do redis-cli -p $redis_port ping >/dev/null 2>&1 && break; sleep 0.05; done
+await $! "$work/redis.log" redis-cli -p $redis_port ping
+[[ $(redis-cli -p $redis_port CONFIG GET dir | tail -1) == "$work/redis" ]] ||
+  { echo "peers.sh: port $redis_port is not our Redis" >&2; exit 1; }
 # KEYS: client counter, global counter, the client's calls; ARGV: call id,
 # client limit, global limit, admitted-at.
 sha=$(redis-cli -p $redis_port SCRIPT LOAD "
@@ -109,10 +145,12 @@ return 'admitted'")
 mkdir -p "$work/pg" "$work/pg-socket"
 chown postgres "$work/pg" "$work/pg-socket"
 chmod 700 "$work/pg"
-runuser -u postgres -- "$pgbin/initdb" -D "$work/pg" --auth=trust -U postgres >"$work/initdb.log" 2>&1 ||
+# Unix socket only, peer authentication: no other local user gets in.
+runuser -u postgres -- "$pgbin/initdb" -D "$work/pg" --auth-local=peer --auth-host=reject \
+  -U postgres >"$work/initdb.log" 2>&1 ||
   { cat "$work/initdb.log" >&2; exit 1; }
 cat >>"$work/pg/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
+listen_addresses = ''
 port = $pg_port
 unix_socket_directories = '$work/pg-socket'
 max_connections = 100
@@ -121,7 +159,7 @@ synchronous_commit = on
 full_page_writes = on
 EOF
 runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg-socket/server.log" -w start >/dev/null
-psql_() { runuser -u postgres -- psql -h 127.0.0.1 -p $pg_port -U postgres -qAt -v ON_ERROR_STOP=1 "$@"; }
+psql_() { runuser -u postgres -- psql -h "$work/pg-socket" -p $pg_port -U postgres -qAt -v ON_ERROR_STOP=1 "$@"; }
 psql_ <<'EOF'
 CREATE TABLE settings (id int PRIMARY KEY, global_limit bigint NOT NULL, global_active bigint NOT NULL);
 CREATE TABLE clients (id text PRIMARY KEY, max_concurrent bigint NOT NULL, active bigint NOT NULL);
@@ -156,25 +194,45 @@ to_ms() {  # wrk latency ("850.00us", "5.12ms", "1.20s") to milliseconds
 }
 declare -A cell
 add() { cell[$1]="${cell[$1]:-} $2"; }
-median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { printf "%s", v[int((NR + 1) / 2)] }'; }
+median() {  # of an even count: the mean of the middle two
+  tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR % 2) printf "%s", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 bad=0
+cell_calltrack() {
+  local c=$1 out
+  out=$(wrk -t2 -c$c -d${duration}s --latency -s bench/wrk_admit.lua http://127.0.0.1:$ct_port)
+  add ct$c "$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+  add ctp99_$c "$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")"
+  bad=$((bad + $(awk '/not_admitted/ {print $2}' <<<"$out")))
+  out=$(wrk -t2 -c$c -d${duration}s http://127.0.0.1:$ct_port/healthz)
+  add hz$c "$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+}
+cell_redis() {
+  local c=$1 out
+  # redis-benchmark counts requests, not seconds: about DURATION_S at 40k/s.
+  out=$(redis-benchmark -h 127.0.0.1 -p $redis_port -c $c --threads 2 -n $((duration * 40000)) \
+    -r 2000000000 --csv EVALSHA "$sha" 3 ct:active:bench ct:active:global ct:calls:bench \
+    call:__rand_int__ 100000000 100000000 1 2>/dev/null | tail -1)
+  add rd$c "$(awk -F'"' '{print $4}' <<<"$out")"
+  add rdp99_$c "$(awk -F'"' '{print $14}' <<<"$out")"
+}
+cell_postgres() {
+  local c=$1 out
+  out=$(cd "$work" && runuser -u postgres -- "$pgbin/pgbench" -h "$work/pg-socket" -p $pg_port \
+    -U postgres -n -M prepared -c $c -j 2 -T "$duration" -f admit.pgbench postgres 2>&1) || true
+  add pg$c "$(awk '/^tps =/ {printf "%.0f", $3; exit}' <<<"$out")"
+  # Its checkpoint's writes must not fall into the next system's cell.
+  psql_ -c CHECKPOINT >/dev/null
+}
+# Round-robin, the order rotating each round, so that no system always runs
+# right after the same other one.
+systems=(calltrack redis postgres)
 for round in $(seq "$rounds"); do
   for c in 32 64; do
-    out=$(wrk -t2 -c$c -d${duration}s --latency -s bench/wrk_admit.lua http://127.0.0.1:$ct_port)
-    add ct$c "$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
-    add ctp99_$c "$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")"
-    bad=$((bad + $(awk '/not_admitted/ {print $2}' <<<"$out")))
-    out=$(wrk -t2 -c$c -d${duration}s http://127.0.0.1:$ct_port/healthz)
-    add hz$c "$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
-    # redis-benchmark counts requests, not seconds: about DURATION_S at 40k/s.
-    out=$(redis-benchmark -h 127.0.0.1 -p $redis_port -c $c --threads 2 -n $((duration * 40000)) \
-      -r 2000000000 --csv EVALSHA "$sha" 3 ct:active:bench ct:active:global ct:calls:bench \
-      call:__rand_int__ 100000000 100000000 1 2>/dev/null | tail -1)
-    add rd$c "$(awk -F'"' '{print $4}' <<<"$out")"
-    add rdp99_$c "$(awk -F'"' '{print $14}' <<<"$out")"
-    out=$(cd "$work" && runuser -u postgres -- "$pgbin/pgbench" -h 127.0.0.1 -p $pg_port -U postgres \
-      -n -M prepared -c $c -j 2 -T "$duration" -f admit.pgbench postgres 2>&1)
-    add pg$c "$(awk '/^tps =/ {printf "%.0f", $3}' <<<"$out")"
+    for k in 0 1 2; do
+      "cell_${systems[$(((round + k) % 3))]}" $c
+    done
   done
 done
 fsync_after=$(fsync_us)
@@ -197,4 +255,4 @@ for c in 32 64; do
            c, ct, p99, hz, rd, rp99, pg, ct / rd, ct / hz, ct / pg }'
 done
 echo
-echo "Admitted in total: calltrack $ct_live live calls (every 201), Redis $redis_admitted, PostgreSQL $pg_admitted; calltrack answers other than 201: $bad."
+echo "Admitted in total: calltrack $ct_live live calls, Redis $redis_admitted, PostgreSQL $pg_admitted; calltrack answers other than 201: $bad."

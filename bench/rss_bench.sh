@@ -9,9 +9,10 @@
 # /v1/usage, /v1/calls listings, 500 single admissions and ends) and reads
 # both again.
 set -euo pipefail
+[[ -n ${2:-} ]] && set -- "$1" "$(realpath "$2")"  # before the cd below
 cd "$(dirname "$0")/.."
 live=${1:-100000}
-[[ $live =~ ^[0-9]+$ ]] || { echo "usage: bench/rss_bench.sh [LIVE_CALLS]" >&2; exit 2; }
+[[ $live =~ ^[0-9]+$ ]] || { echo "usage: bench/rss_bench.sh [LIVE_CALLS] [CALLTRACK_BINARY]" >&2; exit 2; }
 for tool in curl python3; do
   command -v $tool >/dev/null || { echo "$tool is missing: apt-get install $tool" >&2; exit 2; }
 done

@@ -21,7 +21,7 @@ struct DatabaseOptions {
     size_t maxBatch = 512;
     // Each general read connection's page cache. Smaller than the writer's
     // (ConnectionOptions::cacheSizeKiB): reads miss into the operating
-    // system's page cache, and five connections with the writer's 64 MiB
+    // system's page cache, and serve's six read connections with 64 MiB
     // would each grow towards a copy of the hot database (measured:
     // bench/rss_bench.sh, docs/PERFORMANCE.md issue 13).
     int readerCacheKiB = 8192;
