@@ -15,6 +15,7 @@
 //                     [--sections all|latency] [--cell N --workload admits|pairs
 //                     --durability full|normal] [--cell -N]
 
+#include "app/MemoryAllocator.h"
 #include "db/AdmissionEngine.h"
 #include "db/CallLifecycle.h"
 #include "db/ClientRegistry.h"
@@ -175,6 +176,7 @@ void latencyRound(Fixture& f, int n, int round, std::vector<double>& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    calltrack::app::configureMemoryAllocator();  // as `calltrack serve` runs
     double seconds = 3;
     int rounds = 6;
     int repeat = 3;
