@@ -47,6 +47,7 @@ class RawConnection {
         ::close(fd_);
         fd_ = -1;
     }
+    int fd() const { return fd_; }
     bool send(const std::string& bytes) {
         return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
                static_cast<ssize_t>(bytes.size());

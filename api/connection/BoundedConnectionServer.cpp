@@ -93,6 +93,8 @@ bool BoundedConnectionServer::process_and_close_socket(socket_t sock) {
         const bool last =
             served + 1 == limits_.keepAliveMaxRequests || (pool && pool->underPressure());
         ok = process_request(stream, last, closeAsked, nullptr);
+        // A response without a body is still held in the stream.
+        if (!stream.expired() && !stream.endResponse()) ok = false;
         if (stream.expired()) {
             // What cpp-httplib answered the cut-off request was discarded.
             if (stream.bytesReadInRequest() > 0) {

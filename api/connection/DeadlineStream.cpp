@@ -74,17 +74,23 @@ bool DeadlineStream::is_writable() const {
 
 ssize_t DeadlineStream::read(char* ptr, size_t size) {
     if (bufferOffset_ == bufferEnd_) {
-        const int ready = waitFor(POLLIN, deadline_);
-        if (ready == 0) {
-            expired_ = true;
-            return -1;
-        }
-        if (ready < 0) return -1;
+        // Try first, wait only when nothing is there: a keep-alive request
+        // has usually arrived whole by the time it is read (one poll() less
+        // per request).
         ssize_t n;
-        do {
-            n = ::recv(sock_, buffer_.data(), buffer_.size(), 0);
-        } while (n < 0 && errno == EINTR);
-        if (n <= 0) return n;
+        for (;;) {
+            n = ::recv(sock_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+            if (n >= 0) break;
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+            const int ready = waitFor(POLLIN, deadline_);
+            if (ready == 0) {
+                expired_ = true;
+                return -1;
+            }
+            if (ready < 0) return -1;
+        }
+        if (n == 0) return 0;
         bufferOffset_ = 0;
         bufferEnd_ = static_cast<size_t>(n);
     }
@@ -106,29 +112,60 @@ ssize_t DeadlineStream::write(const char* ptr, size_t size) {
         responseCloses_ =
             responseCloses_ ||
             chunk.substr(0, headEnd).find("\r\nConnection: close\r\n") != std::string_view::npos;
+        // A final response's head (never an interim 100 Continue, which the
+        // client awaits before sending its body): held for its body.
+        if (heldHead_.empty() && headEnd != std::string_view::npos && headEnd + 4 == chunk.size() &&
+            chunk.size() <= kBufferBytes) {
+            if (!writeDeadline_) writeDeadline_ = Clock::now() + writeTimeout_;
+            heldHead_.assign(chunk);
+            return static_cast<ssize_t>(size);
+        }
+    }
+    if (!heldHead_.empty()) {
+        // The head and (the start of) the body in one send.
+        if (size <= kBufferBytes) {
+            heldHead_.append(chunk);
+            const bool sent = sendAll(heldHead_.data(), heldHead_.size());
+            heldHead_.clear();
+            return sent ? static_cast<ssize_t>(size) : -1;
+        }
+        if (!endResponse()) return -1;
     }
     return send(ptr, size);
+}
+
+bool DeadlineStream::endResponse() {
+    if (heldHead_.empty()) return true;
+    const bool sent = sendAll(heldHead_.data(), heldHead_.size());
+    heldHead_.clear();
+    return sent;
 }
 
 ssize_t DeadlineStream::send(const char* ptr, size_t size) {
     if (!writeDeadline_) writeDeadline_ = Clock::now() + writeTimeout_;
     for (;;) {
-        if (!is_writable()) return -1;
-        // Non-blocking: only the poll above waits, and only until the deadline.
+        // Non-blocking, tried first: only the poll waits, and only until the
+        // deadline; a socket with room in its buffer costs no poll().
         const ssize_t n = ::send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
-        return n;
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+        if (!is_writable()) return -1;
     }
 }
 
-bool DeadlineStream::writeAll(const std::string& bytes) {
+bool DeadlineStream::sendAll(const char* ptr, size_t size) {
     size_t done = 0;
-    while (done < bytes.size()) {
-        const ssize_t n = send(bytes.data() + done, bytes.size() - done);
+    while (done < size) {
+        const ssize_t n = send(ptr + done, size - done);
         if (n <= 0) return false;
         done += static_cast<size_t>(n);
     }
     return true;
+}
+
+bool DeadlineStream::writeAll(const std::string& bytes) {
+    return endResponse() && sendAll(bytes.data(), bytes.size());
 }
 
 void DeadlineStream::get_remote_ip_and_port(std::string& ip, int& port) const {

@@ -35,8 +35,12 @@ class DeadlineStream : public httplib::Stream {
     // (cpp-httplib sends the header but keeps reading the connection).
     bool responseCloses() const { return responseCloses_; }
     // Writes all of `bytes`, expired or not, within the response's write
-    // deadline.
+    // deadline (after any response head still held).
     bool writeAll(const std::string& bytes);
+    // The request's response is complete: sends a head still held (a
+    // response without a body: HEAD, 204, 304). False when the connection
+    // failed.
+    bool endResponse();
     // Waits up to `wait` for the first byte of a next request; true when
     // there is one (already buffered, or readable), or the connection
     // failed (the next read then ends it).
@@ -56,6 +60,7 @@ class DeadlineStream : public httplib::Stream {
     // timeout (writes); > 0 ready, 0 timed out, < 0 error.
     int waitFor(short events, Clock::time_point until) const;
     ssize_t send(const char* ptr, size_t size);
+    bool sendAll(const char* ptr, size_t size);
 
     int sock_;
     std::chrono::milliseconds writeTimeout_;
@@ -67,6 +72,11 @@ class DeadlineStream : public httplib::Stream {
     // by then, so a client that reads a few bytes at a time cannot hold
     // the thread past it.
     std::optional<Clock::time_point> writeDeadline_;
+    // A final response's status line and headers, held until the response's
+    // next write (its body) so that both leave in one send: one TCP segment
+    // and one wake-up of the client instead of two. cpp-httplib writes the
+    // head and the body separately.
+    std::string heldHead_;
     std::vector<char> buffer_;
     size_t bufferOffset_ = 0;
     size_t bufferEnd_ = 0;
