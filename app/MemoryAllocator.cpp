@@ -24,7 +24,9 @@ namespace calltrack::app {
 // and admissions/s rose 29-43 % (docs/PERFORMANCE.md, issue 13).
 //
 // Its thread caches together may hold 32 MiB by default; 8 MiB measured as
-// fast with up to 160 workers and keeps the resident set within its bound.
+// fast. gperftools keeps a floor of 512 KiB per thread cache, so past 16
+// threads the bound is that floor per thread: connection threads above the
+// warm ones exit when idle, and their caches with them.
 void configureMemoryAllocator() {
     constexpr size_t kThreadCacheBytes = size_t{8} << 20;
     if (!std::getenv("TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES"))
@@ -36,7 +38,8 @@ void configureMemoryAllocator() {
 
 // glibc gives up to 8 arenas per core; a worker that parsed one large request
 // (a 1 000-item batch) keeps that memory in its arena. Two per core, at least
-// 4, bound the resident set of the sanitizer and non-tcmalloc builds.
+// 4, bound the resident set of a build without tcmalloc. (The sanitizers
+// replace malloc: there this changes nothing.)
 void configureMemoryAllocator() {
     const char* tunables = std::getenv("GLIBC_TUNABLES");
     if (std::getenv("MALLOC_ARENA_MAX") || (tunables && std::strstr(tunables, "arena_max"))) return;

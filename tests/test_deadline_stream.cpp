@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <thread>
 
 using calltrack::api::DeadlineStream;
 using calltrack::test::RawConnection;
@@ -90,13 +92,70 @@ TEST_SUITE("connection stream") {
         CHECK(p.nextRecord() == kHead + "hello");
     }
 
-    TEST_CASE("a body larger than the stream's buffer follows its head") {
+    TEST_CASE("a body larger than the stream's buffer leaves with its head, in one send") {
         RecordPair p;
         const std::string body(10000, 'x');
         CHECK(p.write(kHead));
         CHECK(p.write(body));
-        CHECK(p.nextRecord() == kHead);
-        CHECK(p.nextRecord() == body);
+        CHECK(p.nextRecord() == kHead + body);
+        CHECK(p.nextRecord().empty());
+    }
+
+    TEST_CASE("a head larger than the stream's buffer is not held") {
+        RecordPair p;
+        const std::string head = "HTTP/1.1 200 OK\r\nX-Pad: " + std::string(4096, 'p') + "\r\n\r\n";
+        CHECK(p.write(head));
+        CHECK(p.nextRecord() == head);
+    }
+
+    TEST_CASE("a head and a body bigger than the socket's buffer arrive whole and in order") {
+        // A byte stream with a small send buffer: sendmsg() takes part of
+        // the head-and-body at a time, and the stream must go on from the
+        // exact byte where the last one stopped.
+        int fds[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+        const int small = 4096;
+        ::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+        std::string body(1 << 20, '\0');
+        for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + (i * 7) % 26);
+        std::string received;
+        std::thread reader([&] {
+            char buf[8192];
+            for (;;) {
+                const ssize_t n = ::recv(fds[1], buf, sizeof buf, 0);
+                if (n <= 0) break;
+                received.append(buf, static_cast<size_t>(n));
+            }
+        });
+        {
+            DeadlineStream stream(fds[0], 10000ms);
+            stream.beginRequest(DeadlineStream::Clock::now() + 5s);
+            CHECK(stream.write(kHead.data(), kHead.size()) == static_cast<ssize_t>(kHead.size()));
+            CHECK(stream.write(body.data(), body.size()) == static_cast<ssize_t>(body.size()));
+            CHECK(stream.endResponse());
+        }
+        ::shutdown(fds[0], SHUT_WR);
+        reader.join();
+        ::close(fds[0]);
+        ::close(fds[1]);
+        CHECK(received.size() == kHead.size() + body.size());
+        CHECK(received == kHead + body);
+    }
+
+    TEST_CASE("a head held when the request's read expires is replaced by the canned answer") {
+        // cpp-httplib can write a final head (417 to an Expect it refuses)
+        // and then go on reading the body; when that read expires, the
+        // client must get the 408 alone, not two answers to one request.
+        RecordPair p;
+        p.stream->beginRequest(DeadlineStream::Clock::now() - 1ms);
+        const std::string refused = "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n";
+        CHECK(p.write(refused));
+        char c;
+        CHECK(p.stream->read(&c, 1) < 0);
+        REQUIRE(p.stream->expired());
+        CHECK(p.stream->writeAll("canned 408"));
+        CHECK(p.nextRecord() == "canned 408");
+        CHECK(p.nextRecord().empty());
     }
 
     TEST_CASE("a canned answer is written after a held head, never before it") {
@@ -115,7 +174,7 @@ TEST_SUITE("connection stream") {
         CHECK_FALSE(p.write("hello"));
     }
 
-    TEST_CASE("serve answers HEAD at once and keeps the connection") {
+    TEST_CASE("serve answers HEAD and a 204 and keeps the connection") {
         ServeProcess serve;
         RawConnection c(serve.port());
         REQUIRE(c.send("HEAD /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
@@ -128,5 +187,17 @@ TEST_SUITE("connection stream") {
         const std::string next = c.readResponse();
         INFO(next);
         CHECK(next.rfind("HTTP/1.1 200", 0) == 0);
+        // A 204 has no body either: its held head goes out when the response
+        // ends, and the connection serves the next request.
+        REQUIRE(
+            c.send("DELETE /v1/alert-rules/default-refusal-rate HTTP/1.1\r\n"
+                   "Host: 127.0.0.1\r\n\r\n"));
+        const std::string deleted = readHead(c.fd());
+        INFO(deleted);
+        CHECK(deleted.rfind("HTTP/1.1 204", 0) == 0);
+        REQUIRE(c.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+        const std::string after = c.readResponse();
+        INFO(after);
+        CHECK(after.rfind("HTTP/1.1 200", 0) == 0);
     }
 }

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 #include <cstring>
@@ -122,23 +123,21 @@ ssize_t DeadlineStream::write(const char* ptr, size_t size) {
         }
     }
     if (!heldHead_.empty()) {
-        // The head and (the start of) the body in one send.
-        if (size <= kBufferBytes) {
-            heldHead_.append(chunk);
-            const bool sent = sendAll(heldHead_.data(), heldHead_.size());
-            heldHead_.clear();
-            return sent ? static_cast<ssize_t>(size) : -1;
-        }
-        if (!endResponse()) return -1;
+        // The head and the body (or its first part) in one sendmsg(),
+        // whatever the body's size; all of it is sent within the write
+        // deadline, as cpp-httplib's own loop over partial writes would.
+        std::string head;
+        head.swap(heldHead_);
+        return sendAll(head, chunk) ? static_cast<ssize_t>(size) : -1;
     }
     return send(ptr, size);
 }
 
 bool DeadlineStream::endResponse() {
     if (heldHead_.empty()) return true;
-    const bool sent = sendAll(heldHead_.data(), heldHead_.size());
-    heldHead_.clear();
-    return sent;
+    std::string head;
+    head.swap(heldHead_);
+    return sendAll(head, {});
 }
 
 ssize_t DeadlineStream::send(const char* ptr, size_t size) {
@@ -154,18 +153,43 @@ ssize_t DeadlineStream::send(const char* ptr, size_t size) {
     }
 }
 
-bool DeadlineStream::sendAll(const char* ptr, size_t size) {
-    size_t done = 0;
-    while (done < size) {
-        const ssize_t n = send(ptr + done, size - done);
-        if (n <= 0) return false;
-        done += static_cast<size_t>(n);
+bool DeadlineStream::sendAll(std::string_view first, std::string_view second) {
+    if (!writeDeadline_) writeDeadline_ = Clock::now() + writeTimeout_;
+    for (;;) {
+        if (first.empty()) {
+            first = second;
+            second = {};
+        }
+        if (first.empty()) return true;
+        iovec parts[2] = {{const_cast<char*>(first.data()), first.size()},
+                          {const_cast<char*>(second.data()), second.size()}};
+        msghdr message{};
+        message.msg_iov = parts;
+        message.msg_iovlen = second.empty() ? 1 : 2;
+        const ssize_t n = ::sendmsg(sock_, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+            if (!is_writable()) return false;
+            continue;
+        }
+        auto sent = static_cast<size_t>(n);
+        if (sent >= first.size()) {
+            sent -= first.size();
+            first = second.substr(sent);
+            second = {};
+        } else {
+            first.remove_prefix(sent);
+        }
     }
-    return true;
 }
 
 bool DeadlineStream::writeAll(const std::string& bytes) {
-    return endResponse() && sendAll(bytes.data(), bytes.size());
+    // A head held when the request's read expired belongs to an answer that
+    // was never finished (cpp-httplib had more to read): the caller's answer
+    // replaces it, so the client never gets two answers to one request.
+    if (expired_) heldHead_.clear();
+    return endResponse() && sendAll(bytes, {});
 }
 
 void DeadlineStream::get_remote_ip_and_port(std::string& ip, int& port) const {

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace calltrack::api {
@@ -60,7 +61,9 @@ class DeadlineStream : public httplib::Stream {
     // timeout (writes); > 0 ready, 0 timed out, < 0 error.
     int waitFor(short events, Clock::time_point until) const;
     ssize_t send(const char* ptr, size_t size);
-    bool sendAll(const char* ptr, size_t size);
+    // Sends all of `first`, then all of `second`, in as few sendmsg()
+    // calls as the socket allows (one when its buffer has room).
+    bool sendAll(std::string_view first, std::string_view second);
 
     int sock_;
     std::chrono::milliseconds writeTimeout_;
@@ -75,7 +78,9 @@ class DeadlineStream : public httplib::Stream {
     // A final response's status line and headers, held until the response's
     // next write (its body) so that both leave in one send: one TCP segment
     // and one wake-up of the client instead of two. cpp-httplib writes the
-    // head and the body separately.
+    // head and the body separately. A response whose body is produced later
+    // (a content provider that waits) would keep its head until its first
+    // write: calltrack has none.
     std::string heldHead_;
     std::vector<char> buffer_;
     size_t bufferOffset_ = 0;
