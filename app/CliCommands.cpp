@@ -369,8 +369,10 @@ int runCli(int argc, char** argv) {
             api::JsonLog::parseLevel(logLevel, level);
             // A full stderr pipe must not block requests: 16 384 lines queued,
             // then dropped and counted.
+            // Blocked before the log's thread starts: see ShutdownSignals.
+            const ShutdownSignals signals;
             api::JsonLog serveLog(level, stderr, 16384);
-            return runServe(serve, serveLog);
+            return runServe(serve, serveLog, signals);
         };
     });
 

@@ -17,7 +17,6 @@
 #include "db/WalCheckpointer.h"
 #include "db/WarmupClaims.h"
 
-#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <csignal>
@@ -26,14 +25,7 @@
 
 namespace calltrack::app {
 
-int runServe(const ServeOptions& options, api::JsonLog& log) {
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    // Before any thread starts, so that only sigwait below receives them.
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
+int runServe(const ServeOptions& options, api::JsonLog& log, const ShutdownSignals& signals) {
     // One descriptor per connection, plus the rejecter's, the database's
     // and the log's: Debian's soft limit of 1024 is too low for a large
     // --max-connections, and the hard limit is there to be used.
@@ -260,8 +252,7 @@ int runServe(const ServeOptions& options, api::JsonLog& log) {
               {"holder", lease.holder()},
               {"warmup_concurrency", options.warmup.concurrency}});
 
-    int signal = 0;
-    sigwait(&signals, &signal);
+    const int signal = signals.wait();
     log.info("shutting down", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
     // Stop accepting and let in-flight requests finish, for at most the
     // grace period; after it the writer stops taking work, so a request

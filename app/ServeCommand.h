@@ -8,6 +8,7 @@
 #include "api/HttpServer.h"
 #include "api/JsonLog.h"
 #include "app/AlertJob.h"
+#include "app/ShutdownSignals.h"
 #include "app/WarmupScheduler.h"
 #include "db/Database.h"
 #include "db/history/UsageRecorder.h"
@@ -38,8 +39,8 @@ struct ServeOptions {
     AlertJobOptions alerts{};
 };
 
-// Blocks SIGINT/SIGTERM in the calling thread (and so in every thread it
-// starts) and waits for one of them; returns the exit status.
-int runServe(const ServeOptions& options, api::JsonLog& log);
+// Serves until one of `signals` arrives (constructed before `log`, so that
+// no thread of the process can take them); returns the exit status.
+int runServe(const ServeOptions& options, api::JsonLog& log, const ShutdownSignals& signals);
 
 }  // namespace calltrack::app
