@@ -92,13 +92,15 @@ TEST_SUITE("connection stream") {
         CHECK(p.nextRecord() == kHead + "hello");
     }
 
-    TEST_CASE("a body larger than the stream's buffer leaves with its head, in one send") {
+    TEST_CASE("a body larger than the stream's buffer follows its head in a send of its own") {
+        // Sent together with its head, a 120 KB body was slower (0.88x,
+        // docs/PERFORMANCE.md): the hold is for small answers.
         RecordPair p;
         const std::string body(10000, 'x');
         CHECK(p.write(kHead));
         CHECK(p.write(body));
-        CHECK(p.nextRecord() == kHead + body);
-        CHECK(p.nextRecord().empty());
+        CHECK(p.nextRecord() == kHead);
+        CHECK(p.nextRecord() == body);
     }
 
     TEST_CASE("a head larger than the stream's buffer is not held") {
@@ -108,38 +110,44 @@ TEST_SUITE("connection stream") {
         CHECK(p.nextRecord() == head);
     }
 
-    TEST_CASE("a head and a body bigger than the socket's buffer arrive whole and in order") {
-        // A byte stream with a small send buffer: sendmsg() takes part of
-        // the head-and-body at a time, and the stream must go on from the
-        // exact byte where the last one stopped.
+    TEST_CASE("heads and bodies bigger than the socket's buffer arrive whole and in order") {
+        // A byte stream with a small send buffer: one sendmsg() of a held
+        // head (4 000 bytes) and its body (4 096) takes part of them at a
+        // time, and the stream must go on from the exact byte where the last
+        // one stopped, across the boundary of the two.
         int fds[2];
         REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
         const int small = 4096;
         ::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-        std::string body(1 << 20, '\0');
-        for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + (i * 7) % 26);
         std::string received;
         std::thread reader([&] {
-            char buf[8192];
+            char buf[1024];
             for (;;) {
                 const ssize_t n = ::recv(fds[1], buf, sizeof buf, 0);
                 if (n <= 0) break;
                 received.append(buf, static_cast<size_t>(n));
             }
         });
+        std::string expected;
         {
             DeadlineStream stream(fds[0], 10000ms);
-            stream.beginRequest(DeadlineStream::Clock::now() + 5s);
-            CHECK(stream.write(kHead.data(), kHead.size()) == static_cast<ssize_t>(kHead.size()));
-            CHECK(stream.write(body.data(), body.size()) == static_cast<ssize_t>(body.size()));
-            CHECK(stream.endResponse());
+            for (int i = 0; i < 200; ++i) {
+                stream.beginRequest(DeadlineStream::Clock::now() + 5s);
+                const std::string head = "HTTP/1.1 200 OK\r\nX-Response: " + std::to_string(i) +
+                                         "\r\nX-Pad: " + std::string(3950, 'h') + "\r\n\r\n";
+                const std::string body(4096, static_cast<char>('a' + i % 26));
+                CHECK(stream.write(head.data(), head.size()) == static_cast<ssize_t>(head.size()));
+                CHECK(stream.write(body.data(), body.size()) == static_cast<ssize_t>(body.size()));
+                CHECK(stream.endResponse());
+                expected += head + body;
+            }
         }
         ::shutdown(fds[0], SHUT_WR);
         reader.join();
         ::close(fds[0]);
         ::close(fds[1]);
-        CHECK(received.size() == kHead.size() + body.size());
-        CHECK(received == kHead + body);
+        CHECK(received.size() == expected.size());
+        CHECK(received == expected);
     }
 
     TEST_CASE("a head held when the request's read expires is replaced by the canned answer") {
