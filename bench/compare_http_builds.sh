@@ -4,7 +4,10 @@
 # (fresh databases in a temporary directory), wrk runs alternate between
 # them, GET /healthz, admissions (bench/wrk_admit.lua: every request admits a
 # call that stays live) and admit-then-end (bench/wrk_admit_end.lua) at 32
-# and 64 connections; the median of ROUNDS runs per cell and the ratio new/old.
+# and 64 connections; the median of ROUNDS runs per cell and the ratio new/old,
+# for the request rate and for serve's CPU per request (utime + stime of
+# /proc/PID/stat around each run, all of serve's threads, divided by the
+# requests wrk completed).
 #
 #   bench/compare_http_builds.sh OLD/calltrack NEW/calltrack [ROUNDS] [DURATION]
 set -euo pipefail
@@ -24,21 +27,34 @@ for port in 18301 18302; do
   curl -sf -X PUT http://127.0.0.1:$port/v1/clients/bench "${auth[@]}" \
     -d '{"max_concurrent": 100000000, "ring_timeout_s": 86400}' >/dev/null
 done
+ticks=$(getconf CLK_TCK)
+# CPU ticks (user + system, every thread) of process $1 so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# One wrk run against port $2 (serve's pid $1); prints "req/s µs-of-CPU-per-request".
+cell() {
+  local pid=$1 port=$2; shift 2
+  local before after out
+  before=$(cpu_ticks "$pid")
+  out=$(wrk -t2 -c$c -d"$duration" "$@" http://127.0.0.1:$port/healthz)
+  after=$(cpu_ticks "$pid")
+  awk -v b="$before" -v a="$after" -v t="$ticks" '
+    /requests in/ {n = $1} /Requests\/sec/ {r = $2}
+    END {printf "%s %.1f\n", r, (a - b) / t * 1e6 / n}' <<<"$out"
+}
 for c in 32 64; do
   for ((i = 0; i < rounds; i++)); do
     for side in old new; do
-      port=18301; [[ $side == new ]] && port=18302
-      h=$(wrk -t2 -c$c -d"$duration" http://127.0.0.1:$port/healthz | awk '/Requests\/sec/ {print $2}')
-      a=$(wrk -t2 -c$c -d"$duration" -s "$here/wrk_admit.lua" http://127.0.0.1:$port | awk '/Requests\/sec/ {print $2}')
-      p=$(wrk -t2 -c$c -d"$duration" -s "$here/wrk_admit_end.lua" http://127.0.0.1:$port | awk '/Requests\/sec/ {print $2}')
-      echo "$c $side healthz $h"; echo "$c $side admit $a"; echo "$c $side pairs $p"
+      port=18301 pid=$p1; [[ $side == new ]] && port=18302 pid=$p2
+      echo "$c $side healthz $(cell $pid $port)"
+      echo "$c $side admit $(cell $pid $port -s "$here/wrk_admit.lua")"
+      echo "$c $side pairs $(cell $pid $port -s "$here/wrk_admit_end.lua")"
     done
   done
 done > "$work/r"
-echo "| connections | kind | old req/s (median of $rounds) | new req/s | new/old |"
-echo "|---:|---|---:|---:|---:|"
+echo "| connections | kind | old req/s (median of $rounds) | new req/s | new/old | old CPU µs/req | new CPU µs/req | new/old |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|"
 for c in 32 64; do for k in healthz admit pairs; do
-  med() { awk -v c=$c -v s=$1 -v k=$k '$1==c && $2==s && $3==k {print $4}' "$work/r" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-  o=$(med old); n=$(med new)
-  awk -v c=$c -v k=$k -v o=$o -v n=$n 'BEGIN {printf "| %s | %s | %.0f | %.0f | %.2f |\n", c, (k=="pairs"?"admit+end requests":(k=="admit"?"admissions":k)), o, n, n/o}'
+  med() { awk -v c=$c -v s=$1 -v k=$k -v f=$2 '$1==c && $2==s && $3==k {print $f}' "$work/r" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+  o=$(med old 4); n=$(med new 4); oc=$(med old 5); nc=$(med new 5)
+  awk -v c=$c -v k=$k -v o=$o -v n=$n -v oc=$oc -v nc=$nc 'BEGIN {printf "| %s | %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.2f |\n", c, (k=="pairs"?"admit+end requests":(k=="admit"?"admissions":k)), o, n, n/o, oc, nc, nc/oc}'
 done; done
