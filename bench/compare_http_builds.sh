@@ -43,7 +43,10 @@ cell() {
 }
 for c in 32 64; do
   for ((i = 0; i < rounds; i++)); do
-    for side in old new; do
+    # The order alternates by round: the second of two runs in a row
+    # meets a warmer (or busier) machine.
+    sides="old new"; ((i % 2)) && sides="new old"
+    for side in $sides; do
       port=18301 pid=$p1; [[ $side == new ]] && port=18302 pid=$p2
       echo "$c $side healthz $(cell $pid $port)"
       echo "$c $side admit $(cell $pid $port -s "$here/wrk_admit.lua")"
