@@ -367,10 +367,10 @@ int runCli(int argc, char** argv) {
             }
             api::LogLevel level = api::LogLevel::info;
             api::JsonLog::parseLevel(logLevel, level);
-            // A full stderr pipe must not block requests: 16 384 lines queued,
-            // then dropped and counted.
             // Blocked before the log's thread starts: see ShutdownSignals.
             const ShutdownSignals signals;
+            // A full stderr pipe must not block requests: 16 384 lines queued,
+            // then dropped and counted.
             api::JsonLog serveLog(level, stderr, 16384);
             return runServe(serve, serveLog, signals);
         };
