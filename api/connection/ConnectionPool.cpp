@@ -34,11 +34,6 @@ bool ConnectionPool::overflowing() {
     return tOverflowing;
 }
 
-size_t ConnectionPool::threads() const {
-    std::lock_guard lock(mutex_);
-    return live_;
-}
-
 void ConnectionPool::enqueue(std::function<void()> fn) {
     // One increment per accepted connection, undone when its task returns;
     // only this (the accepting) thread increments, so the check cannot be

@@ -41,7 +41,6 @@ class ConnectionPool : public httplib::TaskQueue {
     // Three quarters of the cap in use: idle keep-alive connections are
     // closed rather than kept, so that new clients find a thread.
     bool underPressure() const { return open_.load() * 4 >= maxConnections_ * 3; }
-    size_t threads() const;
 
   private:
     struct Worker {
@@ -56,7 +55,7 @@ class ConnectionPool : public httplib::TaskQueue {
     const std::chrono::milliseconds idleExit_;
     std::atomic<size_t> open_{0};
 
-    mutable std::mutex mutex_;
+    std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<std::function<void()>> tasks_;  // guarded by mutex_
     std::list<Worker> workers_;                // guarded by mutex_

@@ -46,7 +46,6 @@ class DeadlineStream : public httplib::Stream {
     // there is one (already buffered, or readable), or the connection
     // failed (the next read then ends it).
     bool waitForData(std::chrono::milliseconds wait) const;
-    int fd() const { return sock_; }
 
     bool is_readable() const override;
     bool is_writable() const override;

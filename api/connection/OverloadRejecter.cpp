@@ -53,7 +53,6 @@ void OverloadRejecter::take(int fd) {
             return;
         }
     }
-    dropped_.fetch_add(1);
     ::close(fd);
 }
 
@@ -64,7 +63,6 @@ void OverloadRejecter::answer(Held& h) {
     ::shutdown(h.fd, SHUT_WR);
     h.answered = true;
     h.since = Clock::now();
-    answered_.fetch_add(1);
 }
 
 void OverloadRejecter::run() {

@@ -7,7 +7,6 @@
 // One thread and poll(); at most kMaxHeld sockets at a time, beyond which a
 // socket is closed at once. take() never blocks the accepting thread.
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -30,10 +29,6 @@ class OverloadRejecter {
 
     // Takes ownership of the socket.
     void take(int fd);
-    // Connections answered 503, and those closed unanswered (too many held).
-    uint64_t answered() const { return answered_.load(); }
-    uint64_t dropped() const { return dropped_.load(); }
-
     static constexpr size_t kMaxHeld = 256;
 
   private:
@@ -53,8 +48,6 @@ class OverloadRejecter {
     std::vector<int> incoming_;  // guarded by mutex_
     size_t held_ = 0;            // held + incoming; guarded by mutex_
     bool stop_ = false;          // guarded by mutex_
-    std::atomic<uint64_t> answered_{0};
-    std::atomic<uint64_t> dropped_{0};
     std::thread thread_;
 };
 
