@@ -10,14 +10,20 @@
 # requests wrk completed).
 #
 #   bench/compare_http_builds.sh OLD/calltrack NEW/calltrack [ROUNDS] [DURATION]
+#
+# OLD_SERVE_ARGS and NEW_SERVE_ARGS (default "--log-level warn") are each
+# side's serve options, so one binary can also be compared with itself under
+# two settings (OLD_SERVE_ARGS="--log-level info", say).
 set -euo pipefail
 old=$1 new=$2 rounds=${3:-3} duration=${4:-5s}
 here=$(cd "$(dirname "$0")" && pwd)
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 work=$(mktemp -d)
 export CALLTRACK_ADMIN_TOKEN=bench-token
-"$old" --db "$work/old.db" serve --listen 127.0.0.1:18301 --threads 96 --log-level warn 2>"$work/old.log" & p1=$!
-"$new" --db "$work/new.db" serve --listen 127.0.0.1:18302 --threads 96 --log-level warn 2>"$work/new.log" & p2=$!
+read -ra old_args <<<"${OLD_SERVE_ARGS:---log-level warn}"
+read -ra new_args <<<"${NEW_SERVE_ARGS:---log-level warn}"
+"$old" --db "$work/old.db" serve --listen 127.0.0.1:18301 --threads 96 "${old_args[@]}" 2>"$work/old.log" & p1=$!
+"$new" --db "$work/new.db" serve --listen 127.0.0.1:18302 --threads 96 "${new_args[@]}" 2>"$work/new.log" & p2=$!
 trap 'kill $p1 $p2 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 for port in 18301 18302; do
   for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.05; done
