@@ -1,18 +1,52 @@
 #include "db/IsoTime.h"
 
-#include <cstdio>
-#include <ctime>
+#include <algorithm>
+#include <chrono>
 
 namespace calltrack::db {
 
+namespace {
+char* putDigits(char* at, int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+        at[i] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    }
+    return at + width;
+}
+}  // namespace
+
+IsoTimeText isoTimeText(int64_t ms) {
+    using namespace std::chrono;
+    // Years 0000..9999 only: a time outside them (an operator's shell edit,
+    // say) is shown clamped rather than overflowing the calendar arithmetic.
+    constexpr int64_t kFirst = -62167219200000;  // 0000-01-01T00:00:00.000Z
+    constexpr int64_t kLast = 253402300799999;   // 9999-12-31T23:59:59.999Z
+    const sys_time<milliseconds> t{milliseconds{std::clamp(ms, kFirst, kLast)}};
+    const auto day = floor<days>(t);
+    const year_month_day date{day};
+    const hh_mm_ss clock{t - day};
+    IsoTimeText out;
+    char* at = out.data;
+    at = putDigits(at, static_cast<int>(date.year()), 4);
+    *at++ = '-';
+    at = putDigits(at, static_cast<unsigned>(date.month()), 2);
+    *at++ = '-';
+    at = putDigits(at, static_cast<unsigned>(date.day()), 2);
+    *at++ = 'T';
+    at = putDigits(at, clock.hours().count(), 2);
+    *at++ = ':';
+    at = putDigits(at, clock.minutes().count(), 2);
+    *at++ = ':';
+    at = putDigits(at, clock.seconds().count(), 2);
+    *at++ = '.';
+    at = putDigits(at, clock.subseconds().count(), 3);
+    *at++ = 'Z';
+    out.size = static_cast<size_t>(at - out.data);
+    return out;
+}
+
 std::string isoTime(int64_t ms) {
-    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[48];
-    const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-    return buf;
+    return std::string(isoTimeText(ms).view());
 }
 
 std::optional<int64_t> parseIsoTime(std::string_view text) {
