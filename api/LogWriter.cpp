@@ -9,6 +9,10 @@
 
 namespace calltrack::api {
 
+namespace {
+constexpr size_t kKeptTextBytes = 256 * 1024;
+}  // namespace
+
 LogWriter::LogWriter(int fd, size_t maxQueuedLines, std::chrono::milliseconds drainBound)
     : fd_(fd), maxQueued_(std::max<size_t>(1, maxQueuedLines)), drainBound_(drainBound) {
     thread_ = std::thread([this] { run(); });
@@ -24,6 +28,7 @@ LogWriter::~LogWriter() {
 }
 
 void LogWriter::push(std::string line) {
+    bool wasEmpty = false;
     {
         std::lock_guard lock(mutex_);
         if (queue_.size() >= maxQueued_) {
@@ -31,9 +36,12 @@ void LogWriter::push(std::string line) {
             dropped_.fetch_add(1);
             return;
         }
+        wasEmpty = queue_.empty();
         queue_.push_back(std::move(line));
     }
-    wake_.notify_one();
+    // The writer sleeps only on an empty queue (its wait predicate), so only
+    // the line that makes it non-empty needs to wake it.
+    if (wasEmpty) wake_.notify_one();
 }
 
 LogWriter::Progress LogWriter::writeFrom(const std::string& text, size_t& done,
@@ -46,9 +54,15 @@ LogWriter::Progress LogWriter::writeFrom(const std::string& text, size_t& done,
         if (ready < 0 || (p.revents & (POLLERR | POLLNVAL))) return Progress::failed;
         // At most PIPE_BUF per write: a pipe that polled writable has that
         // much room, so write() never blocks on a reader (a longer line goes
-        // out in pieces, each after its own poll).
-        const ssize_t n =
-            ::write(fd_, text.data() + done, std::min<size_t>(text.size() - done, PIPE_BUF));
+        // out in pieces, each after its own poll). A piece ends at a line's
+        // end when one is in reach, so a line of up to PIPE_BUF bytes goes
+        // out in one write: whole even on a pipe other processes share.
+        size_t piece = std::min<size_t>(text.size() - done, PIPE_BUF);
+        if (piece < text.size() - done) {
+            const size_t end = text.rfind('\n', done + piece - 1);
+            if (end != std::string::npos && end >= done) piece = end + 1 - done;
+        }
+        const ssize_t n = ::write(fd_, text.data() + done, piece);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n <= 0) return Progress::failed;
         done += static_cast<size_t>(n);
@@ -58,23 +72,34 @@ LogWriter::Progress LogWriter::writeFrom(const std::string& text, size_t& done,
 
 void LogWriter::run() {
     std::unique_lock lock(mutex_);
+    std::deque<std::string> batch;
+    std::string text;
     for (;;) {
         wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_ || !queue_.empty(); });
         if (queue_.empty()) {
             if (stop_) return;
             continue;
         }
-        std::string text;
-        if (unreported_ > 0) {
+        // Everything queued goes out together: one poll and write per
+        // PIPE_BUF of lines instead of per line, and the lock is held only
+        // for the swap, not while the text is assembled.
+        const uint64_t reported = unreported_;
+        unreported_ = 0;
+        batch.swap(queue_);
+        lock.unlock();
+        text.clear();
+        if (reported > 0) {
             text =
                 R"({"level":"warn","msg":"log lines dropped: stderr did not keep up","dropped":)" +
-                std::to_string(unreported_) + "}\n";
-            unreported_ = 0;
+                std::to_string(reported) + "}\n";
         }
-        text += queue_.front();
-        text += '\n';
-        queue_.pop_front();
-        lock.unlock();
+        const size_t reportEnd = text.size();
+        for (const auto& line : batch) {
+            text += line;
+            text += '\n';
+        }
+        const size_t lines = batch.size();
+        batch.clear();
         // Running, the writer waits for a slow reader as long as it must
         // (the queue absorbs the wait, and drops beyond it); once stopping,
         // no longer than drainBound for the rest.
@@ -90,12 +115,23 @@ void LogWriter::run() {
                 stopDeadline = now + drainBound_;
             if (now >= stopDeadline) break;
         }
+        // A burst's text is not kept: the RSS of an idle server stays small.
+        if (text.capacity() > kKeptTextBytes) text = std::string();
         lock.lock();
         if (progress != Progress::written) {
             // A descriptor that failed or stalled past the stop bound takes
-            // nothing more: the rest is counted as dropped.
-            dropped_.fetch_add(1 + queue_.size());
-            unreported_ += 1 + queue_.size();
+            // nothing more: the batch's unwritten lines and the rest of the
+            // queue are counted as dropped (a line cut short counts as lost).
+            uint64_t unwritten = queue_.size();
+            if (done < reportEnd) {
+                unreported_ += reported;  // the report itself did not go out
+                unwritten += lines;
+            } else {
+                unwritten += static_cast<uint64_t>(
+                    std::count(text.begin() + static_cast<std::ptrdiff_t>(done), text.end(), '\n'));
+            }
+            dropped_.fetch_add(unwritten);
+            unreported_ += unwritten;
             queue_.clear();
             if (stop_) return;
         }

@@ -5,6 +5,9 @@
 // dropped and counted; the next line written says how many were lost.
 // Stopping writes what is queued while the descriptor takes it, waiting at
 // most `drainBound` for it to become writable.
+// The thread takes everything queued at once and writes it in pieces of at
+// most PIPE_BUF that end at line ends: lines stay in push order, and a line
+// of up to PIPE_BUF bytes is written whole by one write().
 
 #include <atomic>
 #include <chrono>
