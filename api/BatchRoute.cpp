@@ -7,6 +7,7 @@
 #include "api/ApiError.h"
 #include "api/CallMessages.h"
 #include "api/JsonBody.h"
+#include "api/JsonWriter.h"
 #include "api/Routes.h"
 
 #include <variant>
@@ -19,11 +20,12 @@ constexpr size_t kMaxItems = 1000;
 
 struct ItemReply {
     int status = 200;
-    nlohmann::json body;
+    std::string body;  // JSON text
 };
 
 ItemReply errorReply(const ApiError& e, const std::string& requestId) {
-    return {e.status, ApiError::body(e, requestId)};
+    return {e.status, ApiError::body(e, requestId)
+                          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 
 // An item's engine work, run inside the writer's transaction.
@@ -125,10 +127,15 @@ void addBatchRoute(Router& router, ApiContext& ctx) {
                                               : replyFor(results[k].second,
                                                          rc.requestId + "#" + std::to_string(i));
             }
-            nlohmann::json out = nlohmann::json::array();
-            for (auto& r : replies)
-                out.push_back({{"status", r.status}, {"body", std::move(r.body)}});
-            sendJson(res, 200, {{"results", out}});
+            std::string text;
+            JsonWriter out(text);
+            out.beginObject().key("results").beginArray();
+            for (const auto& r : replies) {
+                out.beginObject().key("body").rawValue(r.body).key("status").value(r.status);
+                out.endObject();
+            }
+            out.endArray().endObject();
+            sendJsonText(res, 200, std::move(text));
         });
 }
 

@@ -104,12 +104,28 @@ int CallMessages::admittedStatus(const db::AdmitResult& r) {
     return r.outcome == db::AdmitResult::Outcome::admitted ? 201 : 200;
 }
 
-nlohmann::json CallMessages::admittedBody(const db::AdmitResult& r) {
-    return {
-        {"call", ResourceJson::call(*r.call)},
-        {"outcome", r.outcome == db::AdmitResult::Outcome::admitted ? "admitted" : "existing"},
-        {"usage",
-         {{"client", ResourceJson::usage(r.client)}, {"global", ResourceJson::usage(r.global)}}}};
+namespace {
+void writeUsage(JsonWriter& out, const db::Usage& u) {
+    out.beginObject().key("active").value(u.active).key("max_concurrent").value(u.limit);
+    out.endObject();
+}
+}  // namespace
+
+std::string CallMessages::admittedBody(const db::AdmitResult& r) {
+    // Keys in byte order; "usage" is ResourceJson::usage() of each scope.
+    std::string text;
+    text.reserve(768);
+    JsonWriter out(text);
+    out.beginObject().key("call");
+    ResourceJson::writeCall(out, *r.call);
+    out.key("outcome").value(r.outcome == db::AdmitResult::Outcome::admitted ? "admitted"
+                                                                             : "existing");
+    out.key("usage").beginObject().key("client");
+    writeUsage(out, r.client);
+    out.key("global");
+    writeUsage(out, r.global);
+    out.endObject().endObject();
+    return text;
 }
 
 ApiError CallMessages::refusal(const db::AdmitResult& r, const std::string& clientId) {
@@ -140,11 +156,20 @@ ApiError CallMessages::alreadyEnded(const db::AdmitResult& r) {
     return e;
 }
 
-nlohmann::json CallMessages::eventBody(const db::EventResult& r) {
-    nlohmann::json body = {{"outcome", db::nameOf(r.outcome)}};
-    body["call"] = r.call ? ResourceJson::call(*r.call) : nlohmann::json(nullptr);
-    if (!r.detail.empty()) body["detail"] = r.detail;
-    return body;
+std::string CallMessages::eventBody(const db::EventResult& r) {
+    std::string text;
+    text.reserve(768);
+    JsonWriter out(text);
+    out.beginObject().key("call");
+    if (r.call) {
+        ResourceJson::writeCall(out, *r.call);
+    } else {
+        out.value(nullptr);
+    }
+    if (!r.detail.empty()) out.key("detail").value(r.detail);
+    out.key("outcome").value(db::nameOf(r.outcome));
+    out.endObject();
+    return text;
 }
 
 std::optional<ApiError> CallMessages::unavailable(const db::EngineError& e) {

@@ -43,7 +43,8 @@ class CallMessages {
 
     // 201 (admitted) or 200 (existing) and its body; refusals are errors.
     static int admittedStatus(const db::AdmitResult& r);
-    static nlohmann::json admittedBody(const db::AdmitResult& r);
+    // Bodies are JSON text, written without a DOM (JsonWriter).
+    static std::string admittedBody(const db::AdmitResult& r);
     static ApiError refusal(const db::AdmitResult& r, const std::string& clientId);
     // 409 call_already_ended, with the ended call in the body.
     static ApiError alreadyEnded(const db::AdmitResult& r);
@@ -64,7 +65,8 @@ class CallMessages {
             throw *refusal;
         }
     }
-    static nlohmann::json eventBody(const db::EventResult& r);
+    // An event's or an end's answer: {"call", "detail" (when there is one), "outcome"}.
+    static std::string eventBody(const db::EventResult& r);
     // 202: the event is in the intake spool, to be applied later.
     static nlohmann::json spooledBody(const db::IntakeOutcome& o);
 };

@@ -3,6 +3,7 @@
 #include "api/Hmac.h"
 #include "api/IntakeReply.h"
 #include "api/JsonBody.h"
+#include "api/JsonWriter.h"
 #include "api/ResourceJson.h"
 #include "api/Routes.h"
 #include "db/CallTable.h"
@@ -93,7 +94,17 @@ void admitOnce(ApiContext& ctx, const httplib::Request& req, httplib::Response& 
         throw CallMessages::alreadyEnded(r);
     }
     rc.call = r.call->id;
-    sendJson(res, CallMessages::admittedStatus(r), CallMessages::admittedBody(r));
+    sendJsonText(res, CallMessages::admittedStatus(r), CallMessages::admittedBody(r));
+}
+
+// 200 {"call": ...}
+void sendCall(httplib::Response& res, const db::Call& call) {
+    std::string text;
+    JsonWriter out(text);
+    out.beginObject().key("call");
+    ResourceJson::writeCall(out, call);
+    out.endObject();
+    sendJsonText(res, 200, std::move(text));
 }
 
 // Which call a route names: by calltrack id (/v1/calls/{id}) or by the
@@ -117,7 +128,7 @@ RouteHandler getCall(ApiContext& ctx, CallRefOf refOf) {
             [&](db::Connection& c) { return db::CallTable::find(c, ref); });
         if (!call) throw ApiError::notFound("call_not_found", "no such call");
         rc.call = call->call.id;
-        sendJson(res, 200, {{"call", ResourceJson::call(call->call)}});
+        sendCall(res, call->call);
     };
 }
 
@@ -133,14 +144,14 @@ RouteHandler bindProviderCallId(ApiContext& ctx, CallRefOf refOf) {
         const auto call =
             onCall([&] { return ctx.providerEvents.bind(ref, providerCallId, ctx.deadline()); });
         rc.call = call.id;
-        sendJson(res, 200, {{"call", ResourceJson::call(call)}});
+        sendCall(res, call);
     };
 }
 
 void sendEventResult(httplib::Response& res, RequestContext& rc, const db::EventResult& r) {
     if (r.call) rc.call = r.call->id;
     rc.log["outcome"] = db::nameOf(r.outcome);
-    sendJson(res, 200, CallMessages::eventBody(r));
+    sendJsonText(res, 200, CallMessages::eventBody(r));
 }
 
 // Applied (200 with the outcome) or spooled (202).
@@ -258,8 +269,7 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
                         // A refusal is an answer too: stored, and replayed.
                         if (refusal)
                             return {refusal->status, ApiError::body(*refusal, rc.requestId).dump()};
-                        return {CallMessages::admittedStatus(r),
-                                CallMessages::admittedBody(r).dump()};
+                        return {CallMessages::admittedStatus(r), CallMessages::admittedBody(r)};
                     },
                     ctx.deadline());
             });
@@ -335,14 +345,20 @@ void addCallRoutes(Router& router, ApiContext& ctx) {
             }
             auto calls = ctx.database.readers().read(
                 [&](db::Connection& c) { return db::CallTable::list(c, filter); });
-            nlohmann::json list = nlohmann::json::array();
-            for (const auto& call : calls) list.push_back(ResourceJson::call(call));
+            std::string text;
+            JsonWriter out(text);
+            out.beginObject().key("calls").beginArray();
+            for (const auto& call : calls) ResourceJson::writeCall(out, call);
+            out.endArray().key("next_cursor");
             // Ids only grow, so "older than the last id seen" is a
             // cursor that new admissions cannot shift.
-            nlohmann::json next = nullptr;
-            if (static_cast<int64_t>(calls.size()) == filter.limit)
-                next = std::to_string(calls.back().id);
-            sendJson(res, 200, {{"calls", list}, {"next_cursor", next}});
+            if (static_cast<int64_t>(calls.size()) == filter.limit) {
+                out.value(std::to_string(calls.back().id));
+            } else {
+                out.value(nullptr);
+            }
+            out.endObject();
+            sendJsonText(res, 200, std::move(text));
         });
 
     router.add("GET", "/v1/calls/{id}", getCall(ctx, byCallId));

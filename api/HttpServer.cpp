@@ -43,6 +43,14 @@ void sendJson(httplib::Response& res, int status, const nlohmann::json& body) {
                     "application/json");
 }
 
+void sendJsonText(httplib::Response& res, int status, std::string body) {
+    res.status = status;
+    // set_content() without its copy of the body.
+    res.body = std::move(body);
+    res.headers.erase("Content-Type");
+    res.set_header("Content-Type", "application/json");
+}
+
 void requireAdmin(const RequestContext& rc) {
     if (!rc.principal.isAdmin())
         throw ApiError(403, "forbidden", "this endpoint needs the admin token");
@@ -317,13 +325,19 @@ void HttpServer::handle(const httplib::Request& req, httplib::Response& res) {
         const double ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                 .count();
-        nlohmann::json fields = {{"request_id", rc.requestId}, {"method", req.method},
-                                 {"path", req.path},           {"route", rc.route},
-                                 {"status", res.status},       {"duration_ms", ms}};
-        if (rc.client) fields["client"] = *rc.client;
-        if (rc.call) fields["call"] = *rc.call;
-        for (const auto& [name, value] : rc.log.items()) fields[name] = value;
-        ctx_.log.info("request", std::move(fields));
+        // Written straight to text: a DOM of these fields cost more than the
+        // rest of an admission's response (docs/PERFORMANCE.md).
+        LogLine line = ctx_.log.line(LogLevel::info, "request");
+        line.field("request_id", rc.requestId)
+            .field("method", req.method)
+            .field("path", req.path)
+            .field("route", rc.route)
+            .field("status", res.status)
+            .field("duration_ms", ms);
+        if (rc.client) line.field("client", *rc.client);
+        if (rc.call) line.field("call", *rc.call);
+        line.fields(rc.log);
+        ctx_.log.write(line);
     }
 }
 

@@ -5,31 +5,19 @@
 
 namespace calltrack::api {
 
-namespace {
-const char* levelName(LogLevel level) {
-    switch (level) {
-        case LogLevel::debug:
-            return "debug";
-        case LogLevel::info:
-            return "info";
-        case LogLevel::warn:
-            return "warn";
-        case LogLevel::error:
-            return "error";
-    }
-    return "info";
+LogLine JsonLog::line(LogLevel level, std::string_view message) const {
+    return LogLine(level, message, db::SystemClock().nowMs());
 }
-}  // namespace
 
 void JsonLog::log(LogLevel level, const std::string& message, nlohmann::json fields) {
     if (!enabled(level)) return;
-    nlohmann::json line = nlohmann::json::object();
-    line["time"] = db::isoTime(db::SystemClock().nowMs());
-    line["level"] = levelName(level);
-    line["msg"] = message;
-    if (fields.is_object()) line.update(fields);
-    // Replace invalid UTF-8 rather than throw from a log call.
-    std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    LogLine l = line(level, message);
+    l.fields(fields);
+    write(l);
+}
+
+void JsonLog::write(LogLine& line) {
+    std::string text = line.finish();
     if (writer_) {
         writer_->push(std::move(text));
         return;
@@ -41,7 +29,7 @@ void JsonLog::log(LogLevel level, const std::string& message, nlohmann::json fie
 
 bool JsonLog::parseLevel(const std::string& text, LogLevel& out) {
     for (LogLevel l : {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error}) {
-        if (text == levelName(l)) {
+        if (text == nameOf(l)) {
             out = l;
             return true;
         }

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/LogLine.h"
 #include "api/LogWriter.h"
 
 #include <cstdio>
@@ -15,8 +16,6 @@
 #include <string>
 
 namespace calltrack::api {
-
-enum class LogLevel { debug = 0, info = 1, warn = 2, error = 3 };
 
 class JsonLog {
   public:
@@ -41,6 +40,11 @@ class JsonLog {
         log(LogLevel::error, m, std::move(f));
     }
     bool enabled(LogLevel level) const { return level >= minimum_; }
+    // A line to fill with fields and hand to write(), for callers that log
+    // often (the access log) and would rather not build a DOM of fields.
+    // Check enabled() first: write() does not filter.
+    LogLine line(LogLevel level, std::string_view message) const;
+    void write(LogLine& line);
     // Lines dropped because stderr did not keep up (queued logs only).
     uint64_t dropped() const { return writer_ ? writer_->dropped() : 0; }
 

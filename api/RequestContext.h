@@ -23,7 +23,9 @@ struct RequestContext {
     std::optional<int64_t> call;        // for logs
     // More fields for the access log line (webhooks: the provider's call and
     // event ids and the outcome, so an operator can trace every delivery).
-    nlohmann::json log = nlohmann::json::object();
+    // Null until a handler sets a field (operator[] makes it an object), so
+    // a request without such fields allocates nothing for it.
+    nlohmann::json log;
 };
 
 }  // namespace calltrack::api

@@ -28,34 +28,63 @@ nlohmann::json percent(int64_t active, int64_t limit) {
 }
 }  // namespace
 
+namespace {
+void writeTime(JsonWriter& out, std::optional<int64_t> ms) {
+    if (ms) {
+        out.value(db::isoTimeText(*ms).view());
+    } else {
+        out.value(nullptr);
+    }
+}
+}  // namespace
+
+void ResourceJson::writeCall(JsonWriter& out, const db::Call& c) {
+    // Keys in byte order, as an nlohmann object (a std::map) dumps them.
+    out.beginObject();
+    out.key("admitted_at");
+    writeTime(out, c.admittedAt);
+    out.key("answered_at");
+    writeTime(out, c.answeredAt);
+    out.key("bot_id").value(c.botId);
+    out.key("client_id").value(c.clientId);
+    out.key("created_at");
+    writeTime(out, c.createdAt);
+    out.key("end_reason").value(c.endReason);
+    out.key("ended_at");
+    writeTime(out, c.endedAt);
+    out.key("expires_at");
+    writeTime(out, c.expiresAt);
+    out.key("external_id").value(c.externalId);
+    out.key("heartbeats").value(c.heartbeats);
+    out.key("holds_slot").value(c.holdsSlot);
+    out.key("id").value(c.id);
+    out.key("last_heartbeat_at");
+    writeTime(out, c.lastHeartbeatAt);
+    out.key("last_sequence").value(c.lastSequence);
+    out.key("live").value(c.live());
+    // Metadata is JSON text the API validated; text an operator's shell edit
+    // broke shows as null rather than as invalid JSON in the response.
+    out.key("metadata");
+    if (c.metadata) {
+        out.value(nlohmann::json::parse(*c.metadata, nullptr, false));
+    } else {
+        out.value(nullptr);
+    }
+    out.key("provider").value(c.provider);
+    out.key("provider_call_id").value(c.providerCallId);
+    out.key("state").value(db::nameOf(c.state));
+    out.key("updated_at");
+    writeTime(out, c.updatedAt);
+    out.key("version").value(c.version);
+    out.key("would_refuse").value(c.wouldRefuse);
+    out.endObject();
+}
+
 nlohmann::json ResourceJson::call(const db::Call& c) {
-    nlohmann::json j = {
-        {"id", c.id},
-        {"client_id", c.clientId},
-        {"external_id", c.externalId},
-        {"provider", c.provider},
-        {"state", db::nameOf(c.state)},
-        {"live", c.live()},
-        {"holds_slot", c.holdsSlot},
-        {"would_refuse", c.wouldRefuse ? nlohmann::json(*c.wouldRefuse) : nlohmann::json(nullptr)},
-        {"created_at", db::isoTime(c.createdAt)},
-        {"admitted_at", time(c.admittedAt)},
-        {"updated_at", db::isoTime(c.updatedAt)},
-        {"answered_at", time(c.answeredAt)},
-        {"ended_at", time(c.endedAt)},
-        {"expires_at", time(c.expiresAt)},
-        {"end_reason", c.endReason ? nlohmann::json(*c.endReason) : nlohmann::json(nullptr)},
-        {"last_sequence",
-         c.lastSequence ? nlohmann::json(*c.lastSequence) : nlohmann::json(nullptr)},
-        {"version", c.version},
-        {"bot_id", orNull(c.botId)},
-        {"provider_call_id", orNull(c.providerCallId)},
-        {"heartbeats", c.heartbeats},
-        {"last_heartbeat_at", time(c.lastHeartbeatAt)},
-    };
-    j["metadata"] = nullptr;
-    if (c.metadata) j["metadata"] = nlohmann::json::parse(*c.metadata, nullptr, false);
-    return j;
+    std::string text;
+    JsonWriter out(text);
+    writeCall(out, c);
+    return nlohmann::json::parse(text);
 }
 
 nlohmann::json ResourceJson::client(const db::Client& k) {

@@ -3,6 +3,7 @@
 // responses. Times are ISO-8601
 // UTC text; absent values are null.
 
+#include "api/JsonWriter.h"
 #include "db/Bot.h"
 #include "db/Call.h"
 #include "db/Client.h"
@@ -18,6 +19,9 @@ namespace calltrack::api {
 
 class ResourceJson {
   public:
+    // A call as a JSON object, written straight to text (the admission and
+    // event responses need no DOM); call() is the same object as a DOM.
+    static void writeCall(JsonWriter& out, const db::Call& call);
     static nlohmann::json call(const db::Call& call);
     static nlohmann::json client(const db::Client& client);
     static nlohmann::json usage(const db::Usage& usage);

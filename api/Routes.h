@@ -22,6 +22,8 @@ void addDashboardRoute(Router& router);                   // GET /dashboard
 
 // Helpers shared by the route files.
 void sendJson(httplib::Response& res, int status, const nlohmann::json& body);
+// A body already written as JSON text (JsonWriter).
+void sendJsonText(httplib::Response& res, int status, std::string body);
 // Admin only; anything else is 403.
 void requireAdmin(const RequestContext& rc);
 // The client a request may act for: admins any, client tokens only their own

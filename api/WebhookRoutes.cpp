@@ -68,10 +68,7 @@ std::optional<int64_t> parseRfc2822(const std::string* text) {
 }
 
 void sendOutcome(httplib::Response& res, const db::EventResult& r) {
-    nlohmann::json body = {{"outcome", db::nameOf(r.outcome)}};
-    body["call"] = r.call ? ResourceJson::call(*r.call) : nlohmann::json(nullptr);
-    if (!r.detail.empty()) body["detail"] = r.detail;
-    sendJson(res, 200, body);
+    sendJsonText(res, 200, CallMessages::eventBody(r));
 }
 
 // Counted and (rate-limited) logged, never written: the sender is not
