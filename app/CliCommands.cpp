@@ -191,6 +191,7 @@ int runCli(int argc, char** argv) {
     int requestDeadlineMs = 2000;
     std::string listen = "127.0.0.1:8080";
     std::string logLevel = "info";
+    int writerNice = -10;
     auto* serveCmd =
         app.add_subcommand("serve", "serve the HTTP API and run the background jobs (reaper)");
     serveCmd
@@ -248,6 +249,14 @@ int runCli(int argc, char** argv) {
             "scheme://host[:port][/prefix] under which providers reach this server (behind a "
             "proxy); webhook signatures are checked against it")
         ->envname("CALLTRACK_PUBLIC_URL");
+    serveCmd
+        ->add_option("--writer-nice", writerNice,
+                     "nice value of the one thread that writes the database (-20..19; below 0 "
+                     "needs CAP_SYS_NICE or RLIMIT_NICE, else serve warns and runs without): "
+                     "under CPU contention its share is the admissions/s")
+        ->envname("CALLTRACK_WRITER_NICE")
+        ->check(CLI::Range(-20, 19))
+        ->capture_default_str();
     serveCmd
         ->add_option("--log-level", logLevel, "debug, info, warn or error (JSON lines on stderr)")
         ->envname("CALLTRACK_LOG_LEVEL")
@@ -356,6 +365,7 @@ int runCli(int argc, char** argv) {
             serve.database = common.databaseOptions();
             serve.database.readers = 4;
             serve.database.readWait = serve.requestDeadline;
+            serve.database.writerNice = writerNice;
             serve.reaperInterval = std::chrono::milliseconds(reaperIntervalMs);
             serve.history.sampleIntervalMs = historyIntervalS * 1000;
             serve.alerts.notificationTtlMs = alertExpiryH * 3600000;

@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include <csignal>
+#include <cstring>
 #include <future>
 #include <thread>
 
@@ -50,6 +51,14 @@ int runServe(const ServeOptions& options, api::JsonLog& log, const ShutdownSigna
         metrics.observeBatch(ops, seconds, committed);
     };
     db::Database database(dbOptions);
+    if (const int error = database.writer().threadNiceError(); error != 0) {
+        log.warn("the writer thread's priority was not raised; serving without it",
+                 {{"writer_nice", *dbOptions.writerNice},
+                  {"error", std::strerror(error)},
+                  {"hint",
+                   "fewer admissions/s when the CPU is short; grant CAP_SYS_NICE (systemd "
+                   "AmbientCapabilities=CAP_SYS_NICE) or LimitNICE=, or pass --writer-nice 0"}});
+    }
     db::CallLifecycle lifecycle(database.writer(), clock);
     db::AdmissionEngine admission(database.writer(), clock);
     db::ClientRegistry clients(database.writer(), database.readers(), clock);

@@ -30,6 +30,8 @@ struct DatabaseOptions {
     bool createIfMissing = false;
     // WriterOptions::onBatch (serve's metrics)
     std::function<void(size_t ops, double seconds, bool committed)> onBatch{};
+    // WriterOptions::threadNice (serve's --writer-nice)
+    std::optional<int> writerNice{};
 };
 
 class Database {

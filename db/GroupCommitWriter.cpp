@@ -2,10 +2,12 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include <SQLiteCpp/Exception.h>
 
 #include <algorithm>
+#include <cerrno>
 
 namespace calltrack::db {
 
@@ -57,6 +59,10 @@ GroupCommitWriter::GroupCommitWriter(const std::string& path, const WriterOption
       breaker_(options.breakerClock ? *options.breakerClock : systemClock(), options.breaker),
       connection_(path, options.connection) {
     thread_ = std::thread([this] { loop(); });
+    // threadNiceError() is known once the constructor returns (serve logs
+    // it); the bound only guards against a thread that never runs.
+    std::unique_lock lock(mutex_);
+    startedCv_.wait_for(lock, std::chrono::seconds(10), [&] { return started_; });
 }
 
 GroupCommitWriter::~GroupCommitWriter() {
@@ -138,6 +144,14 @@ void GroupCommitWriter::finish(PendingOp& op, std::exception_ptr error) {
 void GroupCommitWriter::loop() {
     // Named for `top -H`, `ps -L` and profilers (at most 15 characters).
     pthread_setname_np(pthread_self(), "ct-writer");
+    // who = 0 is the calling thread only: Linux keeps a nice value per thread.
+    if (options_.threadNice && ::setpriority(PRIO_PROCESS, 0, *options_.threadNice) != 0)
+        threadNiceError_ = errno;
+    {
+        std::lock_guard lock(mutex_);
+        started_ = true;
+    }
+    startedCv_.notify_all();
     std::vector<std::shared_ptr<PendingOp>> batch;
     for (;;) {
         {

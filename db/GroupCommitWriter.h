@@ -27,6 +27,7 @@
 #include "db/DatabaseBreaker.h"
 #include "db/EngineError.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -56,6 +57,11 @@ struct WriterOptions {
     // taking it to its COMMIT or failure, whether it committed): metrics.
     // Must be cheap and must not throw.
     std::function<void(size_t ops, double seconds, bool committed)> onBatch{};
+    // The writer thread's nice value (Linux: per thread), set when it starts;
+    // none leaves it as inherited. serve lowers it: every write of the
+    // process goes through this one thread, so when HTTP threads and it
+    // compete for the CPU, its share is the process's admissions/s.
+    std::optional<int> threadNice{};
 };
 
 struct WriterStats {
@@ -118,6 +124,10 @@ class GroupCommitWriter {
     // Stops taking work, finishes what is queued, joins the thread.
     void stop();
     WriterStats stats() const;
+    // Why WriterOptions::threadNice could not be set (an errno: EACCES
+    // without CAP_SYS_NICE or a high enough RLIMIT_NICE), or 0 when it was
+    // set or not asked for. Known once the constructor has returned.
+    int threadNiceError() const { return threadNiceError_.load(); }
     const std::string& path() const { return path_; }
     DatabaseBreaker& breaker() { return breaker_; }
 
@@ -169,7 +179,10 @@ class GroupCommitWriter {
     std::deque<std::shared_ptr<PendingOp>> queue_;  // guarded by mutex_
     bool stopping_ = false;                         // guarded by mutex_
     WriterStats stats_;                             // guarded by mutex_
-    std::thread thread_;                            // last: starts after the rest exists
+    bool started_ = false;                          // guarded by mutex_
+    std::condition_variable startedCv_;
+    std::atomic<int> threadNiceError_{0};
+    std::thread thread_;  // last: starts after the rest exists
 };
 
 }  // namespace calltrack::db

@@ -22,9 +22,13 @@ namespace calltrack::test {
 // SIGINT/SIGTERM dispositions and nothing blocked, and without CALLTRACK_*
 // variables from our environment (an admin token would close the open API).
 // stdout and stderr are set up by `redirect` (file actions on the child).
+// A non-empty `launcher` (an absolute path and its arguments, e.g. setpriv
+// dropping a capability) runs the binary: it must exec it in place, so the
+// pid is calltrack's.
 inline pid_t spawnCalltrackWith(const std::vector<std::string>& args,
                                 void (*redirect)(posix_spawn_file_actions_t&, const void*),
-                                const void* redirectArg) {
+                                const void* redirectArg,
+                                const std::vector<std::string>& launcher = {}) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     redirect(actions, redirectArg);
@@ -39,7 +43,8 @@ inline pid_t spawnCalltrackWith(const std::vector<std::string>& args,
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-    std::vector<std::string> storage{CALLTRACK_BINARY};
+    std::vector<std::string> storage(launcher);
+    storage.push_back(CALLTRACK_BINARY);
     storage.insert(storage.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& s : storage) argv.push_back(s.data());
@@ -51,15 +56,17 @@ inline pid_t spawnCalltrackWith(const std::vector<std::string>& args,
     envp.push_back(nullptr);
 
     pid_t pid = -1;
-    const int rc = posix_spawn(&pid, CALLTRACK_BINARY, &actions, &attr, argv.data(), envp.data());
+    const std::string& program = storage.front();
+    const int rc = posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
-    REQUIRE_MESSAGE(rc == 0, "posix_spawn " << CALLTRACK_BINARY << ": " << std::strerror(rc));
+    REQUIRE_MESSAGE(rc == 0, "posix_spawn " << program << ": " << std::strerror(rc));
     return pid;
 }
 
 inline pid_t spawnCalltrack(const std::vector<std::string>& args, const std::string& outFile,
-                            const std::string& errFile) {
+                            const std::string& errFile,
+                            const std::vector<std::string>& launcher = {}) {
     const std::pair<const std::string*, const std::string*> files{&outFile, &errFile};
     return spawnCalltrackWith(
         args,
@@ -71,7 +78,7 @@ inline pid_t spawnCalltrack(const std::vector<std::string>& args, const std::str
             posix_spawn_file_actions_addopen(&actions, 2, f->second->c_str(),
                                              O_WRONLY | O_CREAT | O_TRUNC, 0644);
         },
-        &files);
+        &files, launcher);
 }
 
 // stdout to /dev/null, stderr to the descriptor `errFd` (e.g. a pipe's write end).

@@ -72,7 +72,9 @@ class ServeProcess {
     explicit ServeProcess(const std::vector<std::string>& extraArgs = {})
         : ServeProcess(std::string(), extraArgs) {}
     // On the database at `db` (a restart after a crash); a fresh one if empty.
-    ServeProcess(const std::string& db, const std::vector<std::string>& extraArgs)
+    // `launcher`: see spawnCalltrackWith.
+    ServeProcess(const std::string& db, const std::vector<std::string>& extraArgs,
+                 const std::vector<std::string>& launcher = {})
         : db_(db.empty() ? dir_.file("x.db") : db), err_(dir_.file("stderr.log")) {
         for (int attempt = 0; attempt < 5; ++attempt) {
             port_ = freePort();
@@ -80,7 +82,7 @@ class ServeProcess {
                 "--db",      db_,  "serve",       "--listen", "127.0.0.1:" + std::to_string(port_),
                 "--threads", "64", "--log-level", "info"};
             args.insert(args.end(), extraArgs.begin(), extraArgs.end());
-            pid_ = spawnCalltrack(args, dir_.file("stdout.log"), err_);
+            pid_ = spawnCalltrack(args, dir_.file("stdout.log"), err_, launcher);
             if (waitReady()) return;
             // Exited early: another process took the port between our probe and its bind?
             const std::string log = slurp(err_);

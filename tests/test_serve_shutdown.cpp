@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,6 +81,43 @@ void checkShutdownLog(const std::string& text, const std::string& signalName) {
     CHECK_MESSAGE(shuttingDown.has_value(), "no {\"msg\":\"shutting down\"} line");
     CHECK_MESSAGE(stopped.has_value(), "no {\"msg\":\"stopped\"} line");
     if (shuttingDown && stopped) CHECK(*shuttingDown < *stopped);
+}
+
+// The nice value of every thread of `pid`, by thread name (comm); threads
+// that end while we look are skipped. /proc/<pid>/task/<tid>/stat field 19.
+std::multimap<std::string, int> threadNices(pid_t pid) {
+    std::multimap<std::string, int> nices;
+    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+        const std::string stat = slurp(task.path() / "stat");
+        const std::string comm = slurp(task.path() / "comm");
+        const auto close = stat.rfind(')');
+        if (close == std::string::npos || comm.empty()) continue;
+        std::istringstream fields(stat.substr(close + 2));  // from field 3, the state
+        std::string field;
+        for (int i = 3; i < 19 && fields >> field; ++i) {
+        }
+        int nice = 0;
+        if (!(fields >> nice)) continue;
+        nices.emplace(comm.substr(0, comm.find('\n')), nice);
+    }
+    return nices;
+}
+
+// Our own nice value: serve's threads inherit it unless told otherwise.
+int ownNice() {
+    errno = 0;
+    const int nice = ::getpriority(PRIO_PROCESS, 0);
+    REQUIRE(errno == 0);
+    return nice;
+}
+
+// The first log line with this msg, or null.
+json logLine(const std::string& text, const std::string& msg) {
+    for (const json& l : logLines(text)) {
+        if (l.is_object() && l.value("msg", "") == msg) return l;
+    }
+    return nullptr;
 }
 
 httplib::Result put(httplib::Client& client, const std::string& path, const json& body) {
@@ -300,6 +338,106 @@ TEST_SUITE("serve shutdown") {
             CHECK((blocked & kShutdownMask) == kShutdownMask);
         }
         CHECK(threads > 1);
+    }
+
+    TEST_CASE("the writer thread, and only it, runs at --writer-nice") {
+        // Every write of the process goes through ct-writer; under CPU
+        // contention its share of the CPU is the admissions/s (issue 13).
+        const int inherited = ownNice();
+        const int wanted = std::min(inherited + 5, 19);  // raising nice needs no privilege
+        ServeProcess server(std::string(), {"--writer-nice", std::to_string(wanted)});
+        const auto nices = threadNices(server.pid());
+        INFO("serve's stderr:\n" << server.stderrLog());
+        REQUIRE(nices.count("ct-writer") == 1);
+        CHECK(nices.find("ct-writer")->second == wanted);
+        int others = 0;
+        for (const auto& [name, nice] : nices) {
+            if (name == "ct-writer") continue;
+            ++others;
+            INFO("thread " << name);
+            CHECK(nice == inherited);
+        }
+        CHECK(others > 1);
+        CHECK(logLine(server.stderrLog(),
+                      "the writer thread's priority was not raised; serving "
+                      "without it")
+                  .is_null());
+    }
+
+    TEST_CASE("the default --writer-nice -10 is set when allowed, else serve warns and serves") {
+        const std::string warning =
+            "the writer thread's priority was not raised; serving without it";
+        // As it is: root (CAP_SYS_NICE) gets -10; anyone else either has an
+        // RLIMIT_NICE that allows it or must see the warning, never silence.
+        {
+            ServeProcess server;
+            const auto nices = threadNices(server.pid());
+            const std::string log = server.stderrLog();
+            INFO("serve's stderr:\n" << log);
+            REQUIRE(nices.count("ct-writer") == 1);
+            const int nice = nices.find("ct-writer")->second;
+            if (nice == -10) {
+                CHECK(logLine(log, warning).is_null());
+            } else {
+                CHECK(nice == ownNice());
+                CHECK(logLine(log, warning).is_object());
+            }
+            if (::geteuid() == 0) CHECK(nice == -10);
+        }
+        // Without CAP_SYS_NICE (setpriv drops it from the bounding set, so
+        // root's exec does not regain it) and with RLIMIT_NICE at its floor.
+        constexpr const char* kSetpriv = "/usr/bin/setpriv";
+        if (::access(kSetpriv, X_OK) != 0) {
+            MESSAGE("no " << kSetpriv << ": the unprivileged case is covered only when not root");
+            return;
+        }
+        ServeProcess server(std::string(), {},
+                            {kSetpriv, "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"});
+        const auto nices = threadNices(server.pid());
+        const std::string log = server.stderrLog();
+        INFO("serve's stderr:\n" << log);
+        REQUIRE(nices.count("ct-writer") == 1);
+        struct rlimit limit {};
+        REQUIRE(::getrlimit(RLIMIT_NICE, &limit) == 0);
+        if (limit.rlim_cur >= 30) {  // 20 - rlim_cur >= -10: -10 is allowed anyway
+            MESSAGE("RLIMIT_NICE " << limit.rlim_cur << " allows -10 without CAP_SYS_NICE");
+            return;
+        }
+        CHECK(nices.find("ct-writer")->second == ownNice());
+        const json line = logLine(log, warning);
+        REQUIRE(line.is_object());
+        CHECK(line.value("level", "") == "warn");
+        CHECK(line.value("writer_nice", 0) == -10);
+        CHECK(line.value("error", "") == std::string(std::strerror(EACCES)));
+        CHECK(line.value("hint", "").find("CAP_SYS_NICE") != std::string::npos);
+        // It serves: an admission is answered.
+        httplib::Client client("127.0.0.1", server.port());
+        REQUIRE(put(client, "/v1/clients/acme", json{{"max_concurrent", 1}}));
+        auto res = client.Post("/v1/calls", json{{"client_id", "acme"}}.dump(), "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 201);
+    }
+
+    TEST_CASE("--writer-nice outside -20..19 exits 2 with a message, serving nothing") {
+        test::TempDir dir;
+        for (const std::string bad : {"20", "-21", "x"}) {
+            const pid_t pid =
+                spawnCalltrack({"--db", dir.file("n.db"), "serve", "--listen",
+                                "127.0.0.1:" + std::to_string(freePort()), "--writer-nice", bad},
+                               dir.file("out"), dir.file("err"));
+            const auto status = waitExit(pid, std::chrono::seconds(10));
+            if (!status) {
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, nullptr, 0);
+            }
+            const std::string err = slurp(dir.file("err"));
+            INFO("--writer-nice " << bad << ": stderr " << err);
+            REQUIRE(status.has_value());
+            CHECK(WIFEXITED(*status));
+            CHECK(WEXITSTATUS(*status) == 2);
+            CHECK(err.find("--writer-nice") != std::string::npos);
+            CHECK(!std::filesystem::exists(dir.file("n.db")));
+        }
     }
 
     TEST_CASE("a second serve on a port in use refuses to start: one line, exit 2 (issue 9)") {
