@@ -115,21 +115,23 @@ void LogWriter::run() {
                 stopDeadline = now + drainBound_;
             if (now >= stopDeadline) break;
         }
+        // The batch's lines that did not go out, counted before its text is
+        // released (a line cut short counts as lost).
+        const uint64_t unwrittenOfBatch =
+            done < reportEnd
+                ? lines
+                : static_cast<uint64_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(done),
+                                                   text.end(), '\n'));
         // A burst's text is not kept: the RSS of an idle server stays small.
-        if (text.capacity() > kKeptTextBytes) text = std::string();
+        // (Assigning an empty string would keep the capacity.)
+        if (text.capacity() > kKeptTextBytes) std::string().swap(text);
         lock.lock();
         if (progress != Progress::written) {
             // A descriptor that failed or stalled past the stop bound takes
             // nothing more: the batch's unwritten lines and the rest of the
-            // queue are counted as dropped (a line cut short counts as lost).
-            uint64_t unwritten = queue_.size();
-            if (done < reportEnd) {
-                unreported_ += reported;  // the report itself did not go out
-                unwritten += lines;
-            } else {
-                unwritten += static_cast<uint64_t>(
-                    std::count(text.begin() + static_cast<std::ptrdiff_t>(done), text.end(), '\n'));
-            }
+            // queue are counted as dropped.
+            const uint64_t unwritten = queue_.size() + unwrittenOfBatch;
+            if (done < reportEnd) unreported_ += reported;  // the report itself did not go out
             dropped_.fetch_add(unwritten);
             unreported_ += unwritten;
             queue_.clear();

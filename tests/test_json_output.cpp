@@ -18,8 +18,10 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -455,6 +457,75 @@ TEST_SUITE("log writer") {
         CHECK(delivered + dropped == kLines + 1);
         CHECK(reported > 0);
         CHECK(reported <= dropped);
+    }
+
+    TEST_CASE("a burst over 256 KiB whose reader goes away: its unwritten lines are counted") {
+        // The writer releases a large burst's text after writing it; when the
+        // descriptor failed part-way it counted the burst's unwritten lines
+        // after releasing the text: a read past the buffer, and no count.
+        struct sigaction ignore {};
+        struct sigaction previous {};
+        ignore.sa_handler = SIG_IGN;
+        REQUIRE(::sigaction(SIGPIPE, &ignore, &previous) == 0);
+        int fds[2];
+        REQUIRE(::pipe(fds) == 0);
+        REQUIRE(::fcntl(fds[1], F_SETPIPE_SZ, 65536) >= 65536);
+        // Fill the pipe, so the writer stalls on its first line.
+        const int flags = ::fcntl(fds[1], F_GETFL);
+        REQUIRE(::fcntl(fds[1], F_SETFL, flags | O_NONBLOCK) == 0);
+        const std::string filler(4096, 'f');
+        size_t filled = 0;
+        for (ssize_t n; (n = ::write(fds[1], filler.data(), filler.size())) > 0;)
+            filled += static_cast<size_t>(n);
+        REQUIRE(::fcntl(fds[1], F_SETFL, flags) == 0);
+        REQUIRE(filled >= 65536);
+
+        constexpr int kLines = 4000;
+        const std::string pad(280, 'p');
+        api::LogWriter writer(fds[1], 100000);
+        writer.push(json{{"i", 0}, {"pad", pad}}.dump());
+        // Let the writer take line 0 alone, so the rest (~1.2 MB) is one batch.
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        for (int i = 1; i < kLines; ++i) writer.push(json{{"i", i}, {"pad", pad}}.dump());
+        // Free the filler's room: the writer writes line 0 and the start of
+        // the big batch, then stalls again on the full pipe.
+        std::vector<char> buffer(4096);
+        for (size_t drained = 0; drained < filled;) {
+            const ssize_t n =
+                ::read(fds[0], buffer.data(), std::min(buffer.size(), filled - drained));
+            REQUIRE(n > 0);
+            drained += static_cast<size_t>(n);
+        }
+        // Full again: ~58 KiB of whole-line pieces, unchanged for 300 ms.
+        int queued = 0;
+        for (auto [until, same] =
+                 std::pair{std::chrono::steady_clock::now() + std::chrono::seconds(10), 0};
+             same < 6 && std::chrono::steady_clock::now() < until;) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            int now = 0;
+            REQUIRE(::ioctl(fds[0], FIONREAD, &now) == 0);
+            same = (now == queued && now > 32768) ? same + 1 : 0;
+            queued = now;
+        }
+        REQUIRE(queued > 32768);
+        ::close(fds[0]);  // the reader goes: the next poll says POLLERR
+        uint64_t dropped = 0;
+        for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+             dropped == 0 && std::chrono::steady_clock::now() < until;) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            dropped = writer.dropped();
+        }
+        // What the pipe held when its reader left were whole lines of
+        // 300..304 bytes with their newlines (pieces end at line ends).
+        const size_t shortest = json{{"i", 1}, {"pad", pad}}.dump().size() + 1;
+        const size_t longest = json{{"i", kLines}, {"pad", pad}}.dump().size() + 1;
+        const uint64_t inPipeMax = static_cast<size_t>(queued) / shortest;
+        const uint64_t inPipeMin = static_cast<size_t>(queued) / longest;
+        INFO("pipe held " << queued << " bytes; dropped " << dropped);
+        CHECK(dropped >= kLines - inPipeMax);
+        CHECK(dropped <= kLines - inPipeMin);
+        ::close(fds[1]);
+        ::sigaction(SIGPIPE, &previous, nullptr);
     }
 
     TEST_CASE("a descriptor that fails takes nothing more: every line is counted as dropped") {
