@@ -52,12 +52,14 @@ int runServe(const ServeOptions& options, api::JsonLog& log, const ShutdownSigna
     };
     db::Database database(dbOptions);
     if (const int error = database.writer().threadNiceError(); error != 0) {
-        log.warn("the writer thread's priority was not raised; serving without it",
-                 {{"writer_nice", *dbOptions.writerNice},
-                  {"error", std::strerror(error)},
-                  {"hint",
-                   "fewer admissions/s when the CPU is short; grant CAP_SYS_NICE (systemd "
-                   "AmbientCapabilities=CAP_SYS_NICE) or LimitNICE=, or pass --writer-nice 0"}});
+        log.warn(
+            "the writer thread's priority was not raised; serving without it",
+            {{"writer_nice", *dbOptions.writerNice},
+             {"error", std::strerror(error)},
+             {"hint",
+              "fewer admissions/s when the CPU is short; grant CAP_SYS_NICE (systemd "
+              "AmbientCapabilities=CAP_SYS_NICE) or LimitNICE=, or pass a --writer-nice no lower "
+              "than the nice value serve was started with"}});
     }
     db::CallLifecycle lifecycle(database.writer(), clock);
     db::AdmissionEngine admission(database.writer(), clock);
