@@ -59,6 +59,17 @@ inline std::optional<int> waitExit(pid_t pid, std::chrono::milliseconds timeout)
     }
 }
 
+// waitExit, and a process still running at timeout is killed (SIGKILL) and
+// reaped: nothing is left behind whatever the test then asserts.
+inline std::optional<int> waitExitOrKill(pid_t pid, std::chrono::milliseconds timeout) {
+    auto status = waitExit(pid, timeout);
+    if (!status) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+    }
+    return status;
+}
+
 inline std::string describe(int status) {
     if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
@@ -111,11 +122,7 @@ class ServeProcess {
     // The wait status if the process exited within timeout; otherwise kills
     // it with SIGKILL and returns nothing.
     std::optional<int> waitOrKill(std::chrono::milliseconds timeout) {
-        auto status = waitExit(pid_, timeout);
-        if (!status) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
+        auto status = waitExitOrKill(pid_, timeout);
         pid_ = -1;
         return status;
     }

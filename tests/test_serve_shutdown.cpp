@@ -425,11 +425,7 @@ TEST_SUITE("serve shutdown") {
                 spawnCalltrack({"--db", dir.file("n.db"), "serve", "--listen",
                                 "127.0.0.1:" + std::to_string(freePort()), "--writer-nice", bad},
                                dir.file("out"), dir.file("err"));
-            const auto status = waitExit(pid, std::chrono::seconds(10));
-            if (!status) {
-                ::kill(pid, SIGKILL);
-                ::waitpid(pid, nullptr, 0);
-            }
+            const auto status = test::waitExitOrKill(pid, std::chrono::seconds(10));
             const std::string err = slurp(dir.file("err"));
             INFO("--writer-nice " << bad << ": stderr " << err);
             REQUIRE(status.has_value());
@@ -448,11 +444,7 @@ TEST_SUITE("serve shutdown") {
         const pid_t second = spawnCalltrack({"--db", other.file("y.db"), "serve", "--listen",
                                              "127.0.0.1:" + std::to_string(first.port())},
                                             other.file("out"), other.file("err"));
-        const auto status = waitExit(second, std::chrono::seconds(10));
-        if (!status) {
-            ::kill(second, SIGKILL);
-            ::waitpid(second, nullptr, 0);
-        }
+        const auto status = test::waitExitOrKill(second, std::chrono::seconds(10));
         const std::string err = slurp(other.file("err"));
         INFO("stderr of the second serve:\n" << err);
         REQUIRE_MESSAGE(status.has_value(), "the second serve started on a port in use");
