@@ -36,44 +36,61 @@ void JsonWriter::separate() {
         afterKey_ = false;
         return;
     }
-    if (depth_ == 0) return;
+    if (depth_ == 0) {
+        if (topLevelDone_) throw std::logic_error("JsonWriter: a second top-level value");
+        topLevelDone_ = true;
+        return;
+    }
+    if (inObject()) throw std::logic_error("JsonWriter: a value in an object without its key");
     const uint64_t bit = uint64_t{1} << (depth_ - 1);
     if (nonEmpty_ & bit) out_ += ',';
     nonEmpty_ |= bit;
 }
 
-JsonWriter& JsonWriter::beginObject() {
+void JsonWriter::begin(char bracket, bool object) {
     separate();
     if (depth_ >= 64) throw std::logic_error("JsonWriter: nesting deeper than 64");
-    out_ += '{';
+    out_ += bracket;
     ++depth_;
-    nonEmpty_ &= ~(uint64_t{1} << (depth_ - 1));
+    const uint64_t bit = uint64_t{1} << (depth_ - 1);
+    nonEmpty_ &= ~bit;
+    isObject_ = object ? (isObject_ | bit) : (isObject_ & ~bit);
+}
+
+void JsonWriter::end(char bracket, bool object) {
+    if (depth_ == 0 || inObject() != object || afterKey_)
+        throw std::logic_error(std::string("JsonWriter: '") + bracket +
+                               "' without its begin, or after a key without its value");
+    out_ += bracket;
+    --depth_;
+}
+
+JsonWriter& JsonWriter::beginObject() {
+    begin('{', true);
     return *this;
 }
 
 JsonWriter& JsonWriter::endObject() {
-    out_ += '}';
-    --depth_;
+    end('}', true);
     return *this;
 }
 
 JsonWriter& JsonWriter::beginArray() {
-    separate();
-    if (depth_ >= 64) throw std::logic_error("JsonWriter: nesting deeper than 64");
-    out_ += '[';
-    ++depth_;
-    nonEmpty_ &= ~(uint64_t{1} << (depth_ - 1));
+    begin('[', false);
     return *this;
 }
 
 JsonWriter& JsonWriter::endArray() {
-    out_ += ']';
-    --depth_;
+    end(']', false);
     return *this;
 }
 
 JsonWriter& JsonWriter::key(std::string_view name) {
-    separate();
+    if (!inObject() || afterKey_)
+        throw std::logic_error("JsonWriter: a key outside an object, or two keys in a row");
+    const uint64_t bit = uint64_t{1} << (depth_ - 1);
+    if (nonEmpty_ & bit) out_ += ',';
+    nonEmpty_ |= bit;
     appendString(out_, name);
     out_ += ':';
     afterKey_ = true;
@@ -126,6 +143,7 @@ JsonWriter& JsonWriter::value(const nlohmann::json& any) {
 }
 
 JsonWriter& JsonWriter::rawValue(std::string_view json) {
+    if (json.empty()) throw std::logic_error("JsonWriter: an empty raw value");
     separate();
     out_ += json;
     return *this;

@@ -5,7 +5,10 @@
 // the order it wants them; to keep responses byte-identical to an nlohmann
 // dump, write an object's keys in byte order (std::map order).
 //
-// Invariant: the text is valid JSON once every begin has its end. Strings are
+// Invariant: the text is valid JSON once every begin has its end; a call that
+// would break it (a value in an object without its key, a key in an array or
+// twice, an end without its begin or of the other kind, a second top-level
+// value, an empty raw value) throws std::logic_error instead. Strings are
 // escaped as nlohmann dumps them with error_handler_t::replace (invalid UTF-8
 // becomes U+FFFD), so output never depends on which path wrote it.
 
@@ -49,14 +52,21 @@ class JsonWriter {
     static void appendString(std::string& out, std::string_view text);
 
   private:
+    // Before any value: its separator, after the checks above.
     void separate();
+    void begin(char bracket, bool object);
+    void end(char bracket, bool object);
+    bool inObject() const { return depth_ > 0 && (isObject_ >> (depth_ - 1) & 1); }
 
     std::string& out_;
-    // Bit d is set when the container at depth d already holds an element;
-    // deeper nesting than 64 is not needed by any caller (checked).
+    // Bit d is set when the container at depth d already holds an element
+    // (nonEmpty_), or is an object (isObject_); deeper nesting than 64 is not
+    // needed by any caller (checked).
     uint64_t nonEmpty_ = 0;
+    uint64_t isObject_ = 0;
     int depth_ = 0;
     bool afterKey_ = false;
+    bool topLevelDone_ = false;
 };
 
 }  // namespace calltrack::api

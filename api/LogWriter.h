@@ -7,7 +7,9 @@
 // most `drainBound` for it to become writable.
 // The thread takes everything queued at once and writes it in pieces of at
 // most PIPE_BUF that end at line ends: lines stay in push order, and a line
-// of up to PIPE_BUF bytes is written whole by one write().
+// whose text and newline fit in PIPE_BUF bytes is written whole by one
+// write(). While a batch is written the next one queues, so the memory held
+// is at most about twice that of maxQueuedLines lines.
 
 #include <atomic>
 #include <chrono>

@@ -20,7 +20,10 @@ namespace calltrack::api {
 class ResourceJson {
   public:
     // A call as a JSON object, written straight to text (the admission and
-    // event responses need no DOM); call() is the same object as a DOM.
+    // event responses need no DOM); call() is the same object as a DOM,
+    // parsed back from that text so the call's shape has one definition. It
+    // costs a parse, which only paths off the admission path pay (a
+    // conflict's error body, a lookup inside a listing, the CLI).
     static void writeCall(JsonWriter& out, const db::Call& call);
     static nlohmann::json call(const db::Call& call);
     static nlohmann::json client(const db::Client& client);

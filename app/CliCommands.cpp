@@ -251,11 +251,12 @@ int runCli(int argc, char** argv) {
         ->envname("CALLTRACK_PUBLIC_URL");
     serveCmd
         ->add_option("--writer-nice", writerNice,
-                     "nice value of the one thread that writes the database (-20..19; below 0 "
-                     "needs CAP_SYS_NICE or RLIMIT_NICE, else serve warns and runs without): "
-                     "under CPU contention its share is the admissions/s")
+                     "added to serve's own nice value for the one thread that writes the "
+                     "database, as nice -n does (-39..39, result kept within -20..19; 0 "
+                     "inherits; lowering needs CAP_SYS_NICE or RLIMIT_NICE, else serve warns "
+                     "and runs without): under CPU contention its share is the admissions/s")
         ->envname("CALLTRACK_WRITER_NICE")
-        ->check(CLI::Range(-20, 19))
+        ->check(CLI::Range(-39, 39))
         ->capture_default_str();
     serveCmd
         ->add_option("--log-level", logLevel, "debug, info, warn or error (JSON lines on stderr)")
@@ -365,7 +366,7 @@ int runCli(int argc, char** argv) {
             serve.database = common.databaseOptions();
             serve.database.readers = 4;
             serve.database.readWait = serve.requestDeadline;
-            serve.database.writerNice = writerNice;
+            serve.database.writerNiceAdjustment = writerNice;
             serve.reaperInterval = std::chrono::milliseconds(reaperIntervalMs);
             serve.history.sampleIntervalMs = historyIntervalS * 1000;
             serve.alerts.notificationTtlMs = alertExpiryH * 3600000;

@@ -51,15 +51,19 @@ int runServe(const ServeOptions& options, api::JsonLog& log, const ShutdownSigna
         metrics.observeBatch(ops, seconds, committed);
     };
     db::Database database(dbOptions);
-    if (const int error = database.writer().threadNiceError(); error != 0) {
-        log.warn(
-            "the writer thread's priority was not raised; serving without it",
-            {{"writer_nice", *dbOptions.writerNice},
-             {"error", std::strerror(error)},
-             {"hint",
-              "fewer admissions/s when the CPU is short; grant CAP_SYS_NICE (systemd "
-              "AmbientCapabilities=CAP_SYS_NICE) or LimitNICE=, or pass a --writer-nice no lower "
-              "than the nice value serve was started with"}});
+    if (const auto nice = database.writer().threadNice(); nice.error != 0) {
+        const bool started = nice.error != db::GroupCommitWriter::kThreadNotStarted;
+        log.warn(started ? "the writer thread's nice value was not changed; serving without it"
+                         : "the writer thread had not started within 10 s; whether its nice "
+                           "value changed is not known",
+                 {{"writer_nice", dbOptions.writerNiceAdjustment},
+                  {"inherited_nice", nice.inherited},
+                  {"wanted_nice", nice.wanted},
+                  {"error", started ? std::strerror(nice.error) : "not started"},
+                  {"hint",
+                   "fewer admissions/s when the CPU is short; grant CAP_SYS_NICE (systemd "
+                   "AmbientCapabilities=CAP_SYS_NICE) or raise LimitNICE=, or pass "
+                   "--writer-nice 0 to silence this"}});
     }
     db::CallLifecycle lifecycle(database.writer(), clock);
     db::AdmissionEngine admission(database.writer(), clock);

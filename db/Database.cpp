@@ -68,7 +68,7 @@ Database::Database(const DatabaseOptions& options)
       writer_(options_.path, WriterOptions{.connection = writerConnection(options_, false),
                                            .maxBatch = options_.maxBatch,
                                            .onBatch = options_.onBatch,
-                                           .threadNice = options_.writerNice}),
+                                           .threadNiceAdjustment = options_.writerNiceAdjustment}),
       readers_(options_.path, options_.readers, readerConnection(options_, options_.readerCacheKiB),
                options_.readWait),
       authReaders_(options_.path, 2, readerConnection(options_, kAuthReaderCacheKiB),

@@ -30,8 +30,8 @@ struct DatabaseOptions {
     bool createIfMissing = false;
     // WriterOptions::onBatch (serve's metrics)
     std::function<void(size_t ops, double seconds, bool committed)> onBatch{};
-    // WriterOptions::threadNice (serve's --writer-nice)
-    std::optional<int> writerNice{};
+    // WriterOptions::threadNiceAdjustment (serve's --writer-nice)
+    int writerNiceAdjustment = 0;
 };
 
 class Database {

@@ -62,7 +62,13 @@ GroupCommitWriter::GroupCommitWriter(const std::string& path, const WriterOption
     // threadNiceError() is known once the constructor returns (serve logs
     // it); the bound only guards against a thread that never runs.
     std::unique_lock lock(mutex_);
-    startedCv_.wait_for(lock, std::chrono::seconds(10), [&] { return started_; });
+    if (!startedCv_.wait_for(lock, std::chrono::seconds(10), [&] { return started_; }))
+        threadNice_.error = kThreadNotStarted;
+}
+
+GroupCommitWriter::ThreadNice GroupCommitWriter::threadNice() const {
+    std::lock_guard lock(mutex_);
+    return threadNice_;
 }
 
 GroupCommitWriter::~GroupCommitWriter() {
@@ -144,11 +150,21 @@ void GroupCommitWriter::finish(PendingOp& op, std::exception_ptr error) {
 void GroupCommitWriter::loop() {
     // Named for `top -H`, `ps -L` and profilers (at most 15 characters).
     pthread_setname_np(pthread_self(), "ct-writer");
-    // who = 0 is the calling thread only: Linux keeps a nice value per thread.
-    if (options_.threadNice && ::setpriority(PRIO_PROCESS, 0, *options_.threadNice) != 0)
-        threadNiceError_ = errno;
+    // who = 0 is the calling thread only: Linux keeps a nice value per
+    // thread. getpriority may return -1 as a value; errno tells them apart.
+    ThreadNice nice;
+    errno = 0;
+    nice.inherited = ::getpriority(PRIO_PROCESS, 0);
+    nice.wanted = std::clamp(nice.inherited + options_.threadNiceAdjustment, -20, 19);
+    if (errno != 0)
+        nice.error = errno;
+    else if (nice.wanted != nice.inherited && ::setpriority(PRIO_PROCESS, 0, nice.wanted) != 0)
+        nice.error = errno;
     {
         std::lock_guard lock(mutex_);
+        // A late start after the constructor gave up: keep its verdict.
+        if (threadNice_.error == kThreadNotStarted) nice.error = kThreadNotStarted;
+        threadNice_ = nice;
         started_ = true;
     }
     startedCv_.notify_all();

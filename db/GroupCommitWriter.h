@@ -57,11 +57,13 @@ struct WriterOptions {
     // taking it to its COMMIT or failure, whether it committed): metrics.
     // Must be cheap and must not throw.
     std::function<void(size_t ops, double seconds, bool committed)> onBatch{};
-    // The writer thread's nice value (Linux: per thread), set when it starts;
-    // none leaves it as inherited. serve lowers it: every write of the
-    // process goes through this one thread, so when HTTP threads and it
-    // compete for the CPU, its share is the process's admissions/s.
-    std::optional<int> threadNice{};
+    // Added to the nice value the writer thread inherits (as nice(1) -n
+    // does; Linux keeps it per thread) when it starts, the result clamped to
+    // -20..19; 0 leaves it as inherited. Relative, so a process an operator
+    // started at low priority keeps its writer below its peers. serve lowers
+    // it: every write of the process goes through this one thread, so when
+    // HTTP threads and it compete for the CPU, its share is the admissions/s.
+    int threadNiceAdjustment = 0;
 };
 
 struct WriterStats {
@@ -124,10 +126,18 @@ class GroupCommitWriter {
     // Stops taking work, finishes what is queued, joins the thread.
     void stop();
     WriterStats stats() const;
-    // Why WriterOptions::threadNice could not be set (an errno: EACCES
-    // without CAP_SYS_NICE or a high enough RLIMIT_NICE), or 0 when it was
-    // set or not asked for. Known once the constructor has returned.
-    int threadNiceError() const { return threadNiceError_.load(); }
+    // The writer thread's nice values: inherited, and the one
+    // threadNiceAdjustment asked for. error is why that could not be set (an
+    // errno: EACCES without CAP_SYS_NICE or a high enough RLIMIT_NICE),
+    // kThreadNotStarted if the thread had not started within the
+    // constructor's bounded wait, else 0. Known once the constructor returned.
+    struct ThreadNice {
+        int inherited = 0;
+        int wanted = 0;
+        int error = 0;
+    };
+    static constexpr int kThreadNotStarted = -1;
+    ThreadNice threadNice() const;
     const std::string& path() const { return path_; }
     DatabaseBreaker& breaker() { return breaker_; }
 
@@ -181,7 +191,8 @@ class GroupCommitWriter {
     WriterStats stats_;                             // guarded by mutex_
     bool started_ = false;                          // guarded by mutex_
     std::condition_variable startedCv_;
-    std::atomic<int> threadNiceError_{0};
+    // Written by the thread before started_ is set, read after it (mutex_).
+    ThreadNice threadNice_{};
     std::thread thread_;  // last: starts after the rest exists
 };
 

@@ -29,6 +29,7 @@
 #include <climits>
 #include <cmath>
 #include <ctime>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -237,6 +238,39 @@ TEST_SUITE("JSON text") {
         JsonWriter w(text);
         for (int i = 0; i < 64; ++i) w.beginArray();
         CHECK_THROWS_AS(w.beginArray(), std::logic_error);
+    }
+
+    TEST_CASE("a call that would make the text invalid JSON throws, writing nothing more") {
+        const auto refused = [](const std::function<void(JsonWriter&)>& prefix,
+                                const std::function<void(JsonWriter&)>& misuse) {
+            std::string text;
+            JsonWriter w(text);
+            prefix(w);
+            const std::string before = text;
+            CHECK_THROWS_AS(misuse(w), std::logic_error);
+            CHECK(text == before);
+        };
+        const auto none = [](JsonWriter&) {};
+        const auto object = [](JsonWriter& w) { w.beginObject(); };
+        const auto array = [](JsonWriter& w) { w.beginArray(); };
+        const auto keyed = [](JsonWriter& w) { w.beginObject().key("k"); };
+        refused(none, [](JsonWriter& w) { w.endObject(); });
+        refused(none, [](JsonWriter& w) { w.endArray(); });
+        refused(none, [](JsonWriter& w) { w.key("k"); });
+        refused([](JsonWriter& w) { w.value(1); }, [](JsonWriter& w) { w.value(2); });
+        refused(object, [](JsonWriter& w) { w.value(1); });
+        refused(object, [](JsonWriter& w) { w.beginArray(); });
+        refused(object, [](JsonWriter& w) { w.endArray(); });
+        refused(array, [](JsonWriter& w) { w.key("k"); });
+        refused(array, [](JsonWriter& w) { w.endObject(); });
+        refused(keyed, [](JsonWriter& w) { w.key("again"); });
+        refused(keyed, [](JsonWriter& w) { w.endObject(); });
+        refused(keyed, [](JsonWriter& w) { w.rawValue(""); });
+        // The refusals leave a usable writer: the same calls in order work.
+        std::string text;
+        JsonWriter w(text);
+        w.beginObject().key("k").beginArray().value(1).endArray().endObject();
+        CHECK(text == R"({"k":[1]})");
     }
 
     TEST_CASE("times are gmtime_r's, without its lock, for every year the API shows") {
