@@ -1,5 +1,7 @@
 #include "api/LogWriter.h"
 
+#include "api/LogLine.h"
+
 #include <poll.h>
 #include <unistd.h>
 
@@ -13,8 +15,12 @@ namespace {
 constexpr size_t kKeptTextBytes = 256 * 1024;
 }  // namespace
 
-LogWriter::LogWriter(int fd, size_t maxQueuedLines, std::chrono::milliseconds drainBound)
-    : fd_(fd), maxQueued_(std::max<size_t>(1, maxQueuedLines)), drainBound_(drainBound) {
+LogWriter::LogWriter(int fd, size_t maxQueuedLines, std::chrono::milliseconds drainBound,
+                     const db::Clock* clock)
+    : fd_(fd),
+      maxQueued_(std::max<size_t>(1, maxQueuedLines)),
+      drainBound_(drainBound),
+      clock_(clock ? *clock : systemClock_) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -89,9 +95,13 @@ void LogWriter::run() {
         lock.unlock();
         text.clear();
         if (reported > 0) {
-            text =
-                R"({"level":"warn","msg":"log lines dropped: stderr did not keep up","dropped":)" +
-                std::to_string(reported) + "}\n";
+            // A line like any other (time, level, msg first), so the log's
+            // readers need no special case for it.
+            LogLine report(LogLevel::warn, "log lines dropped: stderr did not keep up",
+                           clock_.nowMs());
+            report.field("dropped", static_cast<int64_t>(reported));
+            text = report.finish();
+            text += '\n';
         }
         const size_t reportEnd = text.size();
         for (const auto& line : batch) {

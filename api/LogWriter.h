@@ -11,6 +11,8 @@
 // write(). While a batch is written the next one queues, so the memory held
 // is at most about twice that of maxQueuedLines lines.
 
+#include "db/Clock.h"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -24,8 +26,10 @@ namespace calltrack::api {
 
 class LogWriter {
   public:
+    // `clock` dates the report of dropped lines (the system clock if none).
     LogWriter(int fd, size_t maxQueuedLines,
-              std::chrono::milliseconds drainBound = std::chrono::seconds(1));
+              std::chrono::milliseconds drainBound = std::chrono::seconds(1),
+              const db::Clock* clock = nullptr);
     ~LogWriter();
     LogWriter(const LogWriter&) = delete;
     LogWriter& operator=(const LogWriter&) = delete;
@@ -45,6 +49,8 @@ class LogWriter {
     const int fd_;
     const size_t maxQueued_;
     const std::chrono::milliseconds drainBound_;
+    const db::SystemClock systemClock_;
+    const db::Clock& clock_;
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<std::string> queue_;  // guarded by mutex_

@@ -172,7 +172,11 @@ void GroupCommitWriter::loop() {
     for (;;) {
         {
             std::unique_lock lock(mutex_);
-            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            // Woken by submit() and stop(), both under mutex_; the bound only
+            // keeps every wait finite (an idle writer re-checks once a second).
+            while (!wake_.wait_for(lock, std::chrono::seconds(1),
+                                   [&] { return stopping_ || !queue_.empty(); })) {
+            }
             if (queue_.empty()) return;  // stopping, and everything queued has run
             while (!queue_.empty() && batch.size() < options_.maxBatch) {
                 batch.push_back(std::move(queue_.front()));

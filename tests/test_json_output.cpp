@@ -458,7 +458,8 @@ TEST_SUITE("log writer") {
         // A long drain bound: stopping must not drop what a slow reader
         // (a loaded CI machine) would still take.
         std::optional<api::LogWriter> writer;
-        writer.emplace(fds[1], 50, std::chrono::seconds(30));
+        const db::ManualClock clock(1'764'000'000'000);
+        writer.emplace(fds[1], 50, std::chrono::seconds(30), &clock);
         // Nobody reads: the 64 KiB pipe holds ~300 lines, the queue 50, the
         // writer's batch at most 50; the rest must drop.
         for (int i = 0; i < kLines; ++i) writer->push(json{{"i", i}, {"pad", pad}}.dump());
@@ -481,6 +482,11 @@ TEST_SUITE("log writer") {
             REQUIRE_MESSAGE(!j.is_discarded(), "a torn line: " << line.substr(0, 80));
             if (j.contains("dropped")) {
                 CHECK(j["msg"] == "log lines dropped: stderr did not keep up");
+                // Shaped like every other line: time, level, msg first.
+                CHECK(line.rfind(R"({"time":")" +
+                                     std::string(db::isoTimeText(clock.nowMs()).view()) +
+                                     R"(","level":"warn","msg":)",
+                                 0) == 0);
                 reported += j["dropped"].get<uint64_t>();
                 continue;
             }
