@@ -348,6 +348,17 @@ TEST_SUITE("blocked stderr") {
         REQUIRE(usage);
         const auto dropped = json::parse(usage->body)["log"]["dropped_lines"].get<int64_t>();
         CHECK(dropped > 0);
+        // The same count in /metrics (it can only have grown since).
+        auto metrics = client.Get("/metrics");
+        REQUIRE(metrics);
+        const std::string family = "\ncalltrack_log_lines_dropped_total{";
+        const size_t at = metrics->body.find(family);
+        REQUIRE_MESSAGE(at != std::string::npos, metrics->body.substr(0, 2000));
+        const size_t eol = metrics->body.find('\n', at + 1);
+        const std::string sample = metrics->body.substr(at + 1, eol - at - 1);
+        INFO(sample);
+        CHECK(sample.find("process=\"") != std::string::npos);
+        CHECK(std::stod(sample.substr(sample.rfind(' ') + 1)) >= static_cast<double>(dropped));
         // Once someone reads, logging resumes and says what was lost.
         std::string seen;
         char buf[65536];

@@ -382,6 +382,11 @@ std::string MetricsExposition::render(ApiContext& ctx) {
     out.push_back(single("calltrack_http_request_timeouts_total",
                          "Requests answered 408 (head or body too slow)", MetricType::Counter,
                          static_cast<double>(ctx.connectionCounters.requestTimeouts.load()), p));
+    // A log pipeline that loses lines loses the evidence of everything
+    // else: the one place an operator can see (and alert on) it.
+    out.push_back(single("calltrack_log_lines_dropped_total",
+                         "Log lines dropped because stderr did not keep up", MetricType::Counter,
+                         static_cast<double>(ctx.log.dropped()), p));
     if (ctx.metrics.warmupsInFlight) {
         out.push_back(single("calltrack_bot_warmups_in_flight", "Warm-up requests in flight now",
                              MetricType::Gauge, static_cast<double>(ctx.metrics.warmupsInFlight()),
