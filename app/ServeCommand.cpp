@@ -51,19 +51,25 @@ int runServe(const ServeOptions& options, api::JsonLog& log, const ShutdownSigna
         metrics.observeBatch(ops, seconds, committed);
     };
     db::Database database(dbOptions);
-    if (const auto nice = database.writer().threadNice(); nice.error != 0) {
-        const bool started = nice.error != db::GroupCommitWriter::kThreadNotStarted;
-        log.warn(started ? "the writer thread's nice value was not changed; serving without it"
-                         : "the writer thread had not started within 10 s; whether its nice "
-                           "value changed is not known",
+    // --writer-nice 0 asks for nothing, so there is nothing to warn about.
+    if (const auto nice = database.writer().threadNice();
+        nice.error == db::GroupCommitWriter::kThreadNotStarted &&
+        dbOptions.writerNiceAdjustment != 0) {
+        log.warn(
+            "the writer thread had not started within 10 s; whether its nice value "
+            "changed is not known",
+            {{"writer_nice", dbOptions.writerNiceAdjustment},
+             {"hint", "the host is overloaded: serve's threads wait for a CPU"}});
+    } else if (nice.error != 0 && nice.error != db::GroupCommitWriter::kThreadNotStarted) {
+        log.warn("the writer thread's nice value was not changed; serving without it",
                  {{"writer_nice", dbOptions.writerNiceAdjustment},
                   {"inherited_nice", nice.inherited},
                   {"wanted_nice", nice.wanted},
-                  {"error", started ? std::strerror(nice.error) : "not started"},
+                  {"error", std::strerror(nice.error)},
                   {"hint",
                    "fewer admissions/s when the CPU is short; grant CAP_SYS_NICE (systemd "
-                   "AmbientCapabilities=CAP_SYS_NICE) or raise LimitNICE=, or pass "
-                   "--writer-nice 0 to silence this"}});
+                   "AmbientCapabilities=CAP_SYS_NICE) or raise LimitNICE= (to 20 minus the "
+                   "wanted nice), or pass --writer-nice 0 to silence this"}});
     }
     db::CallLifecycle lifecycle(database.writer(), clock);
     db::AdmissionEngine admission(database.writer(), clock);
