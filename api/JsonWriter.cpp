@@ -48,8 +48,10 @@ void JsonWriter::separate() {
 }
 
 void JsonWriter::begin(char bracket, bool object) {
-    separate();
+    // Checked before separate() changes anything: a refused call leaves the
+    // writer as it was.
     if (depth_ >= 64) throw std::logic_error("JsonWriter: nesting deeper than 64");
+    separate();
     out_ += bracket;
     ++depth_;
     const uint64_t bit = uint64_t{1} << (depth_ - 1);

@@ -59,8 +59,8 @@ GroupCommitWriter::GroupCommitWriter(const std::string& path, const WriterOption
       breaker_(options.breakerClock ? *options.breakerClock : systemClock(), options.breaker),
       connection_(path, options.connection) {
     thread_ = std::thread([this] { loop(); });
-    // threadNiceError() is known once the constructor returns (serve logs
-    // it); the bound only guards against a thread that never runs.
+    // threadNice() is known once the constructor returns (serve logs it);
+    // the bound only guards against a thread that does not run for 10 s.
     std::unique_lock lock(mutex_);
     if (!startedCv_.wait_for(lock, std::chrono::seconds(10), [&] { return started_; }))
         threadNice_.error = kThreadNotStarted;
@@ -172,11 +172,10 @@ void GroupCommitWriter::loop() {
     for (;;) {
         {
             std::unique_lock lock(mutex_);
-            // Woken by submit() and stop(), both under mutex_; the bound only
-            // keeps every wait finite (an idle writer re-checks once a second).
-            while (!wake_.wait_for(lock, std::chrono::seconds(1),
-                                   [&] { return stopping_ || !queue_.empty(); })) {
-            }
+            // An idle writer waits for work without a bound: enqueue() and
+            // stop() change the predicate under mutex_ and notify after it,
+            // so no wake-up is lost, and stop() always comes (the destructor).
+            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stopping, and everything queued has run
             while (!queue_.empty() && batch.size() < options_.maxBatch) {
                 batch.push_back(std::move(queue_.front()));

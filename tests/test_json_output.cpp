@@ -238,6 +238,10 @@ TEST_SUITE("JSON text") {
         JsonWriter w(text);
         for (int i = 0; i < 64; ++i) w.beginArray();
         CHECK_THROWS_AS(w.beginArray(), std::logic_error);
+        // Refused without a trace: the next value is separated correctly.
+        w.value(1).value(2);
+        for (int i = 0; i < 64; ++i) w.endArray();
+        CHECK(text == std::string(64, '[') + "1,2" + std::string(64, ']'));
     }
 
     TEST_CASE("a call that would make the text invalid JSON throws, writing nothing more") {
@@ -457,8 +461,9 @@ TEST_SUITE("log writer") {
         const std::string pad(200, 'p');
         // A long drain bound: stopping must not drop what a slow reader
         // (a loaded CI machine) would still take.
-        std::optional<api::LogWriter> writer;
+        // The clock outlives the writer's thread, which reads it.
         const db::ManualClock clock(1'764'000'000'000);
+        std::optional<api::LogWriter> writer;
         writer.emplace(fds[1], 50, std::chrono::seconds(30), &clock);
         // Nobody reads: the 64 KiB pipe holds ~300 lines, the queue 50, the
         // writer's batch at most 50; the rest must drop.
