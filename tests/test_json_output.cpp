@@ -398,6 +398,24 @@ std::string joined(const std::vector<std::string>& records) {
 
 }  // namespace
 
+namespace {
+
+// SIGPIPE ignored while a test writes to a pipe whose reader is gone (the
+// write then fails with EPIPE, as serve's does), restored after.
+struct IgnoredSigpipe {
+    struct sigaction previous {};
+    IgnoredSigpipe() {
+        struct sigaction ignore {};
+        ignore.sa_handler = SIG_IGN;
+        REQUIRE(::sigaction(SIGPIPE, &ignore, &previous) == 0);
+    }
+    ~IgnoredSigpipe() { ::sigaction(SIGPIPE, &previous, nullptr); }
+    IgnoredSigpipe(const IgnoredSigpipe&) = delete;
+    IgnoredSigpipe& operator=(const IgnoredSigpipe&) = delete;
+};
+
+}  // namespace
+
 TEST_SUITE("log writer") {
     TEST_CASE("lines from many threads come out whole, in each thread's order, PIPE_BUF-sized") {
         int fds[2];
@@ -508,10 +526,7 @@ TEST_SUITE("log writer") {
         // The writer releases a large burst's text after writing it; when the
         // descriptor failed part-way it counted the burst's unwritten lines
         // after releasing the text: a read past the buffer, and no count.
-        struct sigaction ignore {};
-        struct sigaction previous {};
-        ignore.sa_handler = SIG_IGN;
-        REQUIRE(::sigaction(SIGPIPE, &ignore, &previous) == 0);
+        const IgnoredSigpipe sigpipe;
         int fds[2];
         REQUIRE(::pipe(fds) == 0);
         REQUIRE(::fcntl(fds[1], F_SETPIPE_SZ, 65536) >= 65536);
@@ -570,14 +585,10 @@ TEST_SUITE("log writer") {
         CHECK(dropped >= kLines - inPipeMax);
         CHECK(dropped <= kLines - inPipeMin);
         ::close(fds[1]);
-        ::sigaction(SIGPIPE, &previous, nullptr);
     }
 
     TEST_CASE("a descriptor that fails takes nothing more: every line is counted as dropped") {
-        struct sigaction ignore {};
-        struct sigaction previous {};
-        ignore.sa_handler = SIG_IGN;
-        REQUIRE(::sigaction(SIGPIPE, &ignore, &previous) == 0);
+        const IgnoredSigpipe sigpipe;
         int fds[2];
         REQUIRE(::pipe(fds) == 0);
         ::close(fds[0]);  // no reader: poll says POLLERR, write says EPIPE
@@ -591,7 +602,6 @@ TEST_SUITE("log writer") {
             CHECK(writer.dropped() == kLines);
         }
         ::close(fds[1]);
-        ::sigaction(SIGPIPE, &previous, nullptr);
     }
 }
 
