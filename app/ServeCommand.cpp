@@ -51,16 +51,16 @@ int runServe(const ServeOptions& options, api::JsonLog& log, const ShutdownSigna
         metrics.observeBatch(ops, seconds, committed);
     };
     db::Database database(dbOptions);
+    const auto nice = database.writer().threadNice();
+    const bool notStarted = nice.error == db::GroupCommitWriter::kThreadNotStarted;
     // --writer-nice 0 asks for nothing, so there is nothing to warn about.
-    if (const auto nice = database.writer().threadNice();
-        nice.error == db::GroupCommitWriter::kThreadNotStarted &&
-        dbOptions.writerNiceAdjustment != 0) {
+    if (notStarted && dbOptions.writerNiceAdjustment != 0) {
         log.warn(
             "the writer thread had not started within 10 s; whether its nice value "
             "changed is not known",
             {{"writer_nice", dbOptions.writerNiceAdjustment},
              {"hint", "the host is overloaded: serve's threads wait for a CPU"}});
-    } else if (nice.error != 0 && nice.error != db::GroupCommitWriter::kThreadNotStarted) {
+    } else if (!notStarted && nice.error != 0) {
         log.warn("the writer thread's nice value was not changed; serving without it",
                  {{"writer_nice", dbOptions.writerNiceAdjustment},
                   {"inherited_nice", nice.inherited},
