@@ -1,5 +1,5 @@
-#include "app/CliCommands.h"
-#include "app/MemoryAllocator.h"
+#include "app/cli/CliCommands.h"
+#include "app/serve/MemoryAllocator.h"
 
 int main(int argc, char** argv) {
     calltrack::app::configureMemoryAllocator();

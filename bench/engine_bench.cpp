@@ -15,11 +15,11 @@
 //                     [--sections all|latency] [--cell N --workload admits|pairs
 //                     --durability full|normal] [--cell -N]
 
-#include "app/MemoryAllocator.h"
-#include "db/AdmissionEngine.h"
-#include "db/CallLifecycle.h"
-#include "db/ClientRegistry.h"
-#include "db/Database.h"
+#include "app/serve/MemoryAllocator.h"
+#include "db/calls/AdmissionEngine.h"
+#include "db/calls/CallLifecycle.h"
+#include "db/storage/Database.h"
+#include "db/tenants/ClientRegistry.h"
 
 #include <fcntl.h>
 #include <unistd.h>

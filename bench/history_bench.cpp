@@ -6,12 +6,12 @@
 //
 // Usage: history_bench [--pairs N] [--repeat R] [--dir DIR]
 
-#include "db/AdmissionEngine.h"
-#include "db/CallLifecycle.h"
-#include "db/ClientRegistry.h"
-#include "db/Database.h"
+#include "db/calls/AdmissionEngine.h"
+#include "db/calls/CallLifecycle.h"
 #include "db/history/UsageRecorder.h"
 #include "db/history/UsageTotals.h"
+#include "db/storage/Database.h"
+#include "db/tenants/ClientRegistry.h"
 
 #include <algorithm>
 #include <chrono>

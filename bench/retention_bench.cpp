@@ -13,12 +13,12 @@
 //
 // Usage: retention_bench [--calls N] [--threads T] [--rate R] [--dir DIR]
 
-#include "db/AdmissionEngine.h"
-#include "db/CallLifecycle.h"
-#include "db/ClientRegistry.h"
-#include "db/Database.h"
-#include "db/RetentionPurge.h"
+#include "db/calls/AdmissionEngine.h"
+#include "db/calls/CallLifecycle.h"
 #include "db/history/UsageRecorder.h"
+#include "db/storage/Database.h"
+#include "db/storage/RetentionPurge.h"
+#include "db/tenants/ClientRegistry.h"
 
 #include <SQLiteCpp/Database.h>
 

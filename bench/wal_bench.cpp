@@ -11,11 +11,11 @@
 //
 // Usage: wal_bench [--seconds N] [--dir DIR]
 
-#include "db/AdmissionEngine.h"
-#include "db/CallLifecycle.h"
-#include "db/ClientRegistry.h"
-#include "db/Database.h"
-#include "db/WalCheckpointer.h"
+#include "db/calls/AdmissionEngine.h"
+#include "db/calls/CallLifecycle.h"
+#include "db/storage/Database.h"
+#include "db/storage/WalCheckpointer.h"
+#include "db/tenants/ClientRegistry.h"
 
 #include <SQLiteCpp/Database.h>
 

@@ -15,14 +15,14 @@
 //                     [--seconds S] [--rounds R] [--dir DIR]
 
 #include "FakeBotFleet.h"
-#include "app/WarmupScheduler.h"
-#include "db/AdmissionEngine.h"
-#include "db/BotRegistry.h"
-#include "db/CallLifecycle.h"
-#include "db/ClientRegistry.h"
-#include "db/Database.h"
-#include "db/LeaderLease.h"
-#include "db/WarmupClaims.h"
+#include "app/warmup/WarmupScheduler.h"
+#include "db/bots/BotRegistry.h"
+#include "db/bots/WarmupClaims.h"
+#include "db/calls/AdmissionEngine.h"
+#include "db/calls/CallLifecycle.h"
+#include "db/coordination/LeaderLease.h"
+#include "db/storage/Database.h"
+#include "db/tenants/ClientRegistry.h"
 
 #include <algorithm>
 #include <chrono>

@@ -2,9 +2,9 @@
 // The real HttpServer on an ephemeral loopback port over a fresh test
 // database (ManualClock), with a cpp-httplib client pointed at it.
 
-#include "api/HttpServer.h"
-#include "db/BotRegistry.h"
-#include "db/DemandSchedules.h"
+#include "api/http/HttpServer.h"
+#include "db/bots/BotRegistry.h"
+#include "db/bots/DemandSchedules.h"
 #include "tests/TestDatabase.h"
 
 #include <doctest/doctest.h>

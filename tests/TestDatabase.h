@@ -2,12 +2,12 @@
 // A fresh calltrack database in a private temporary directory, removed with
 // the object; plus the engine pieces wired to a ManualClock.
 
-#include "db/AdmissionEngine.h"
-#include "db/CallLifecycle.h"
-#include "db/ClientRegistry.h"
-#include "db/Database.h"
+#include "db/calls/AdmissionEngine.h"
+#include "db/calls/CallLifecycle.h"
 #include "db/spool/EventIntake.h"
 #include "db/spool/IntakeSpool.h"
+#include "db/storage/Database.h"
+#include "db/tenants/ClientRegistry.h"
 
 #include <filesystem>
 #include <memory>

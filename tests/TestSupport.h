@@ -2,12 +2,12 @@
 // Helpers shared by the test files: readable doctest output for the engine's
 // enums, capturing EngineError codes, and ad-hoc SQL against a test database.
 
-#include "db/AdmissionEngine.h"
-#include "db/CallLifecycle.h"
-#include "db/CallState.h"
-#include "db/Client.h"
 #include "db/EngineError.h"
-#include "db/InvariantChecker.h"
+#include "db/calls/AdmissionEngine.h"
+#include "db/calls/CallLifecycle.h"
+#include "db/calls/CallState.h"
+#include "db/integrity/InvariantChecker.h"
+#include "db/tenants/Client.h"
 #include "tests/TestDatabase.h"
 
 #include <SQLiteCpp/Database.h>

@@ -7,10 +7,10 @@
 // Exit 0: every operation returned normally and no admission reported usage
 // over a limit. Exit 1: something failed (printed on stderr). Exit 2: usage.
 
-#include "db/AdmissionEngine.h"
-#include "db/CallLifecycle.h"
 #include "db/Clock.h"
-#include "db/Database.h"
+#include "db/calls/AdmissionEngine.h"
+#include "db/calls/CallLifecycle.h"
+#include "db/storage/Database.h"
 
 #include <cstdio>
 #include <cstdlib>

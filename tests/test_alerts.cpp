@@ -1,4 +1,4 @@
-// Alerting (db/alerts/, app/AlertJob): the state machine and its
+// Alerting (db/alerts/, app/jobs/AlertJob): the state machine and its
 // hysteresis, evaluation against the database on a ManualClock (restart and
 // leader change included), and delivery to a fake receiver that fails,
 // hangs or answers slowly (back-off, at-least-once across a restart, the
@@ -6,14 +6,14 @@
 
 #include "TestDatabase.h"
 #include "TestSupport.h"
-#include "api/JsonLog.h"
-#include "app/AlertDelivery.h"
-#include "app/AlertJob.h"
-#include "db/LeaderLease.h"
+#include "api/logging/JsonLog.h"
+#include "app/jobs/AlertDelivery.h"
+#include "app/jobs/AlertJob.h"
 #include "db/alerts/AlertConfig.h"
 #include "db/alerts/AlertEvaluator.h"
 #include "db/alerts/AlertOutbox.h"
 #include "db/alerts/AlertStateMachine.h"
+#include "db/coordination/LeaderLease.h"
 #include "tests/NodeSigner.h"
 #include "tests/ServeProcess.h"
 

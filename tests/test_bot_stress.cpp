@@ -11,8 +11,8 @@
 // CALLTRACK_BOT_STRESS_OPS sets the total number of operations (default
 // 12000: about 7 s under ThreadSanitizer on two cores).
 
-#include "db/BotRegistry.h"
-#include "db/WarmupClaims.h"
+#include "db/bots/BotRegistry.h"
+#include "db/bots/WarmupClaims.h"
 #include "tests/SnapshotChecker.h"
 #include "tests/TestSupport.h"
 

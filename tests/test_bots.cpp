@@ -5,12 +5,12 @@
 // (WarmupClaims / WarmPoolPlanner / DemandSchedules), the invariant checker
 // and the v1 -> v2 upgrade with data in it.
 
-#include "db/BotRegistry.h"
-#include "db/CounterRepair.h"
-#include "db/DemandSchedules.h"
-#include "db/SchemaSql.h"
-#include "db/WarmPoolPlanner.h"
-#include "db/WarmupClaims.h"
+#include "db/bots/BotRegistry.h"
+#include "db/bots/DemandSchedules.h"
+#include "db/bots/WarmPoolPlanner.h"
+#include "db/bots/WarmupClaims.h"
+#include "db/integrity/CounterRepair.h"
+#include "db/storage/SchemaSql.h"
 #include "tests/TestSupport.h"
 
 #include <SQLiteCpp/Exception.h>

@@ -6,9 +6,9 @@
 // No scheduler runs here: a bot is made ready the way the scheduler's
 // database side does it (db::WarmupClaims), without the network.
 
-#include "db/ApiTokens.h"
 #include "db/IsoTime.h"
-#include "db/WarmupClaims.h"
+#include "db/bots/WarmupClaims.h"
+#include "db/tenants/ApiTokens.h"
 #include "tests/ApiFixture.h"
 
 #include <doctest/doctest.h>

@@ -4,7 +4,7 @@
 // several clients, the inbound gate, events that beat their call, per-tenant
 // event ids, provider spellings, heartbeats and strict bodies.
 
-#include "db/InvariantChecker.h"
+#include "db/integrity/InvariantChecker.h"
 #include "tests/ApiFixture.h"
 #include "tests/NodeSigner.h"
 #include "tests/TestSupport.h"

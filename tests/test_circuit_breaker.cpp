@@ -3,9 +3,9 @@
 // and how the warm-up client reads a warm-up URL. (The scheduler using them
 // against a fake fleet: test_warmup_scheduler.)
 
-#include "app/BotWarmupClient.h"
-#include "app/CircuitBreaker.h"
-#include "app/WarmupBackoff.h"
+#include "app/warmup/BotWarmupClient.h"
+#include "app/warmup/CircuitBreaker.h"
+#include "app/warmup/WarmupBackoff.h"
 #include "db/Clock.h"
 
 #include <doctest/doctest.h>

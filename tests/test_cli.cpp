@@ -1,7 +1,7 @@
 // The real `calltrack` binary: commands, output and exit statuses
-// (app/ExitCode.h) as an operator or a script sees them.
+// (app/cli/ExitCode.h) as an operator or a script sees them.
 
-#include "app/ExitCode.h"
+#include "app/cli/ExitCode.h"
 #include "tests/CalltrackProcess.h"
 #include "tests/TestSupport.h"
 

@@ -5,9 +5,9 @@
 // client, a firing alert appears, and the token never goes into a URL the
 // server sees. The screenshot is written to build*/tests/dashboard.png.
 
-#include "db/ApiTokens.h"
-#include "db/ClientRegistry.h"
-#include "db/Database.h"
+#include "db/storage/Database.h"
+#include "db/tenants/ApiTokens.h"
+#include "db/tenants/ClientRegistry.h"
 #include "tests/ServeProcess.h"
 
 #include <httplib.h>

@@ -2,7 +2,7 @@
 // fails on its own (savepoints); results come back only after the COMMIT;
 // deadlines; shutdown.
 
-#include "db/GroupCommitWriter.h"
+#include "db/storage/GroupCommitWriter.h"
 #include "tests/TestSupport.h"
 
 #include <atomic>

@@ -1,16 +1,16 @@
-// Utilization history (db/history/UsageRecorder, app/HistoryJob) on a
+// Utilization history (db/history/UsageRecorder, app/jobs/HistoryJob) on a
 // ManualClock: what is folded from call_events, sampling, the rollup into
 // hours, the retention, and a leader change between two processes' jobs.
 
 #include "TestDatabase.h"
 #include "TestSupport.h"
-#include "api/JsonLog.h"
-#include "app/HistoryJob.h"
-#include "db/LeaderLease.h"
-#include "db/RetentionPurge.h"
+#include "api/logging/JsonLog.h"
+#include "app/jobs/HistoryJob.h"
+#include "db/coordination/LeaderLease.h"
 #include "db/history/UsageHistory.h"
 #include "db/history/UsageRecorder.h"
 #include "db/history/UsageTotals.h"
+#include "db/storage/RetentionPurge.h"
 
 #include <doctest/doctest.h>
 

@@ -1,10 +1,10 @@
 // Integration tests of the HTTP API: the real HttpServer on an ephemeral
 // loopback port over a fresh database, driven with cpp-httplib's client.
 
-#include "api/Hmac.h"
-#include "db/ApiTokens.h"
-#include "db/CallTable.h"
-#include "db/IdempotencyStore.h"
+#include "api/webhooks/Hmac.h"
+#include "db/calls/CallTable.h"
+#include "db/calls/IdempotencyStore.h"
+#include "db/tenants/ApiTokens.h"
 #include "tests/ApiFixture.h"
 #include "tests/TestSupport.h"
 

@@ -3,13 +3,13 @@
 // each is checked byte for byte against that dump over random inputs. And the
 // log writer's batching keeps every line whole, in order, and counted.
 
-#include "api/CallMessages.h"
-#include "api/JsonWriter.h"
-#include "api/LogLine.h"
-#include "api/LogWriter.h"
-#include "api/ResourceJson.h"
-#include "db/CallTable.h"
+#include "api/json/JsonWriter.h"
+#include "api/json/ResourceJson.h"
+#include "api/logging/LogLine.h"
+#include "api/logging/LogWriter.h"
+#include "api/routes/CallMessages.h"
 #include "db/IsoTime.h"
+#include "db/calls/CallTable.h"
 #include "tests/ServeProcess.h"
 #include "tests/TestSupport.h"
 

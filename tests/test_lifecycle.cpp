@@ -2,7 +2,7 @@
 // and late events recorded but not applied, the slot released exactly once,
 // heartbeats and expiry, explicit ends, optimistic versions, and lookups.
 
-#include "db/CallTable.h"
+#include "db/calls/CallTable.h"
 #include "tests/TestSupport.h"
 
 using namespace calltrack;

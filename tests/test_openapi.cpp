@@ -4,16 +4,16 @@
 //      case driven here, matches the document's schema for its path, method
 //      and status (ajv, tests/npm/check-responses.mjs);
 //  (c) the document and the router list the same routes: every documented
-//      path and method is routed, every route in api/*.cpp is documented.
+//      path and method is routed, every route in api/**/*.cpp is documented.
 // The npm tools live in tests/npm (installed by scripts/test with `npm ci`);
 // without them this test fails, it does not skip.
 
-#include "api/HttpServer.h"
-#include "db/ApiTokens.h"
-#include "db/BotRegistry.h"
-#include "db/DemandSchedules.h"
+#include "api/http/HttpServer.h"
 #include "db/IsoTime.h"
-#include "db/WarmupClaims.h"
+#include "db/bots/BotRegistry.h"
+#include "db/bots/DemandSchedules.h"
+#include "db/bots/WarmupClaims.h"
+#include "db/tenants/ApiTokens.h"
 #include "tests/NodeSigner.h"
 #include "tests/TestDatabase.h"
 

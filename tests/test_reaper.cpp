@@ -2,10 +2,10 @@
 // past their timeout, in bounded batches, also after a crash and restart;
 // it runs where the leader lease is held. And the lease itself.
 
-#include "api/JsonLog.h"
-#include "app/ReaperJob.h"
-#include "db/CallTable.h"
-#include "db/LeaderLease.h"
+#include "api/logging/JsonLog.h"
+#include "app/jobs/ReaperJob.h"
+#include "db/calls/CallTable.h"
+#include "db/coordination/LeaderLease.h"
 #include "tests/TestSupport.h"
 
 #include <cstdio>

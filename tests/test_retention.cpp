@@ -2,8 +2,8 @@
 // events, older than settings.retention_hours are purged in bounded batches;
 // the append-only guards allow exactly that, and nothing younger.
 
-#include "db/RetentionPurge.h"
 #include "db/history/UsageRecorder.h"
+#include "db/storage/RetentionPurge.h"
 #include "tests/TestSupport.h"
 
 #include <doctest/doctest.h>

@@ -4,9 +4,9 @@
 // schema migration and the refusal to open databases calltrack cannot use.
 
 #include "db/IsoTime.h"
-#include "db/LeaderLease.h"
-#include "db/SchemaSql.h"
-#include "db/WebhookCredentials.h"
+#include "db/coordination/LeaderLease.h"
+#include "db/storage/SchemaSql.h"
+#include "db/tenants/WebhookCredentials.h"
 #include "tests/TestSupport.h"
 
 #include <SQLiteCpp/Exception.h>
@@ -575,7 +575,7 @@ TEST_SUITE("migrations") {
     }
 
     TEST_CASE("upgrading a database from every older version gives the schema a fresh one has") {
-        // db/Migrations: schema.sql is the whole current schema; each older
+        // db/storage/Migrations: schema.sql is the whole current schema; each older
         // version N needs tests/schemas/vN.sql (schema.sql as released at N)
         // so that its upgrade path is checked here.
         test::TempDir dir;

@@ -3,10 +3,10 @@
 // with Node.js. Never against our own signer: a signer and a verifier written
 // together can agree on the same mistake.
 
-#include "api/Base64.h"
-#include "api/Hmac.h"
-#include "api/StandardWebhookSignature.h"
-#include "api/TwilioSignature.h"
+#include "api/webhooks/Base64.h"
+#include "api/webhooks/Hmac.h"
+#include "api/webhooks/StandardWebhookSignature.h"
+#include "api/webhooks/TwilioSignature.h"
 
 #include <doctest/doctest.h>
 

@@ -6,13 +6,13 @@
 // and the database breaker moves as documented. (Through the real server:
 // test_database_trouble.)
 
-#include "db/DatabaseBreaker.h"
-#include "db/ProcessRegistry.h"
+#include "db/coordination/ProcessRegistry.h"
 #include "db/spool/EventIntake.h"
 #include "db/spool/IntakeSpool.h"
 #include "db/spool/OfflineAdmissions.h"
 #include "db/spool/SpoolFile.h"
 #include "db/spool/SpoolLedger.h"
+#include "db/storage/DatabaseBreaker.h"
 #include "tests/TestSupport.h"
 
 #include <doctest/doctest.h>

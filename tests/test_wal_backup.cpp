@@ -4,7 +4,7 @@
 // backup taken while a real `calltrack serve` is writing is one consistent
 // state that passes `calltrack check`.
 
-#include "db/WalCheckpointer.h"
+#include "db/storage/WalCheckpointer.h"
 #include "tests/ServeProcess.h"
 #include "tests/TestSupport.h"
 

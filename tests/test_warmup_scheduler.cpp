@@ -11,13 +11,13 @@
 // finishing warm-up wakes; so the checks count what was dispatched
 // (stats().dispatched, the fleet's requests) rather than which pass did it.
 
-#include "api/JsonLog.h"
-#include "app/WarmupScheduler.h"
-#include "db/BotRegistry.h"
-#include "db/DemandSchedules.h"
-#include "db/LeaderLease.h"
-#include "db/WarmPoolPlanner.h"
-#include "db/WarmupClaims.h"
+#include "api/logging/JsonLog.h"
+#include "app/warmup/WarmupScheduler.h"
+#include "db/bots/BotRegistry.h"
+#include "db/bots/DemandSchedules.h"
+#include "db/bots/WarmPoolPlanner.h"
+#include "db/bots/WarmupClaims.h"
+#include "db/coordination/LeaderLease.h"
 #include "tests/CalltrackProcess.h"
 #include "tests/FakeBotFleet.h"
 #include "tests/SnapshotChecker.h"

@@ -1,7 +1,7 @@
 // Provider webhooks end to end: requests signed by the providers' own npm
 // packages, sent to the real server, checked against the database.
 
-#include "db/InvariantChecker.h"
+#include "db/integrity/InvariantChecker.h"
 #include "tests/ApiFixture.h"
 #include "tests/NodeSigner.h"
 #include "tests/TwilioSender.h"

@@ -4,8 +4,8 @@
 // as a bearer header to the API, which decides what it may see. A strict
 // Content-Security-Policy: nothing but this page and the API's own origin.
 
-#include "api/Routes.h"
 #include "api/dashboard/DashboardHtml.h"
+#include "api/routes/Routes.h"
 
 #include <memory>
 

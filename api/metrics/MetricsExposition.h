@@ -10,7 +10,7 @@
 // MetricsSources::maxClientLabels of them ("_other" sums the rest; events
 // naming no client are "_unknown").
 
-#include "api/ApiContext.h"
+#include "api/http/ApiContext.h"
 
 #include <string>
 

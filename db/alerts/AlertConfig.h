@@ -5,8 +5,8 @@
 // (EngineError invalid_argument / not_found).
 
 #include "db/Clock.h"
-#include "db/GroupCommitWriter.h"
-#include "db/ReadPool.h"
+#include "db/storage/GroupCommitWriter.h"
+#include "db/storage/ReadPool.h"
 
 #include <cstdint>
 #include <optional>

@@ -7,14 +7,14 @@
 // while nothing changes.
 //
 // database_unavailable rules are not evaluated here (their alert could not
-// be written while the database is unavailable): app/AlertJob steps them in
+// be written while the database is unavailable): app/jobs/AlertJob steps them in
 // memory and records them through record().
 
 #include "db/Clock.h"
-#include "db/GroupCommitWriter.h"
-#include "db/ReadPool.h"
 #include "db/alerts/AlertSignals.h"
 #include "db/alerts/AlertStateMachine.h"
+#include "db/storage/GroupCommitWriter.h"
+#include "db/storage/ReadPool.h"
 
 #include <nlohmann/json.hpp>
 

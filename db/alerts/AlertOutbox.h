@@ -7,8 +7,8 @@
 // purged after 7 days.
 
 #include "db/Clock.h"
-#include "db/GroupCommitWriter.h"
-#include "db/ReadPool.h"
+#include "db/storage/GroupCommitWriter.h"
+#include "db/storage/ReadPool.h"
 
 #include <nlohmann/json.hpp>
 

@@ -5,8 +5,8 @@
 // snapshot from the live state and the utilization history's last
 // window_s.
 
-#include "db/Connection.h"
 #include "db/alerts/AlertConfig.h"
+#include "db/storage/Connection.h"
 
 #include <optional>
 #include <string>

@@ -12,8 +12,8 @@
 //  * the trend: a least-squares line through the daily peaks, and the days
 //    until it reaches the limit.
 
-#include "db/Connection.h"
 #include "db/history/UsageHistory.h"
+#include "db/storage/Connection.h"
 
 #include <nlohmann/json.hpp>
 

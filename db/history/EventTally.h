@@ -16,7 +16,7 @@
 // for the client it names, decided by the event alone, so a counter never
 // moves between clients when clients are created or deleted later.
 
-#include "db/Connection.h"
+#include "db/storage/Connection.h"
 
 #include <array>
 #include <cstdint>

@@ -1,6 +1,6 @@
 #include "db/history/LiveState.h"
 
-#include "db/ProcessRegistry.h"
+#include "db/coordination/ProcessRegistry.h"
 
 namespace calltrack::db {
 

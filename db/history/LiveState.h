@@ -3,7 +3,7 @@
 // every process reports the same: per-client and system live calls and
 // limits, bots by state, leases, the file's size, the history's backlog.
 
-#include "db/Connection.h"
+#include "db/storage/Connection.h"
 
 #include <cstdint>
 #include <map>

@@ -6,8 +6,8 @@
 // hour wide (sample.stepS says which). Buckets without any row are omitted
 // (all zero: nothing live, nothing happened).
 
-#include "db/Connection.h"
 #include "db/history/EventTally.h"
+#include "db/storage/Connection.h"
 
 #include <nlohmann/json.hpp>
 

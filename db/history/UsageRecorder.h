@@ -12,8 +12,8 @@
 //  * rollUp() / purge(): one hour of rows per writer op (bounded batches).
 
 #include "db/Clock.h"
-#include "db/GroupCommitWriter.h"
-#include "db/ReadPool.h"
+#include "db/storage/GroupCommitWriter.h"
+#include "db/storage/ReadPool.h"
 
 #include <cstdint>
 

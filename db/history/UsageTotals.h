@@ -7,7 +7,7 @@
 // the values can lag then but never go down: the cursor only moves forward
 // and each event below it is already in the table.
 
-#include "db/Connection.h"
+#include "db/storage/Connection.h"
 
 #include <cstdint>
 #include <map>

@@ -16,13 +16,13 @@
 //  * conditional requests (expected_version) are never spooled: what they
 //    are conditional on may have changed by the time they would be applied.
 
-#include "db/CallLifecycle.h"
 #include "db/Clock.h"
-#include "db/GroupCommitWriter.h"
-#include "db/ProviderCallEvents.h"
+#include "db/calls/CallLifecycle.h"
+#include "db/calls/ProviderCallEvents.h"
 #include "db/spool/IntakeSpool.h"
 #include "db/spool/OfflineAdmissions.h"
 #include "db/spool/SpoolRecord.h"
+#include "db/storage/GroupCommitWriter.h"
 
 #include <functional>
 #include <optional>

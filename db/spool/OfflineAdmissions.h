@@ -17,7 +17,7 @@
 // client (rounding), each of them flagged and counted, none merged.
 // A retry of a granted (client, external id) gets the same grant. Thread-safe.
 
-#include "db/Connection.h"
+#include "db/storage/Connection.h"
 
 #include <cstdint>
 #include <map>

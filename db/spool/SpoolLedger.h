@@ -3,7 +3,7 @@
 // written in the same transaction as its event, so a record is applied at
 // most once however often it is replayed.
 
-#include "db/Connection.h"
+#include "db/storage/Connection.h"
 
 #include <optional>
 #include <string>

@@ -12,9 +12,9 @@
 // decode() of a payload encode() wrote gives the same record back; any
 // other payload throws EngineError invalid_argument.
 
-#include "db/AdmissionEngine.h"
-#include "db/CallLifecycle.h"
-#include "db/ProviderCallEvents.h"
+#include "db/calls/AdmissionEngine.h"
+#include "db/calls/CallLifecycle.h"
+#include "db/calls/ProviderCallEvents.h"
 
 #include <cstdint>
 #include <string>

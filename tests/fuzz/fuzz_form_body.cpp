@@ -1,7 +1,7 @@
 // The form body parser (Twilio webhooks): any input parses or is refused;
 // what parses, encoded again, parses to the same pairs.
 
-#include "api/FormBody.h"
+#include "api/webhooks/FormBody.h"
 
 #include <httplib.h>
 

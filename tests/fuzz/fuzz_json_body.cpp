@@ -1,9 +1,9 @@
 // The JSON body reader and the call messages built on it: any input is a
 // request or an ApiError (400 with a stable code); nothing else may escape.
 
-#include "api/ApiError.h"
-#include "api/CallMessages.h"
-#include "api/JsonBody.h"
+#include "api/http/ApiError.h"
+#include "api/json/JsonBody.h"
+#include "api/routes/CallMessages.h"
 #include "tests/fuzz/FuzzInput.h"
 
 #include <cstdlib>

@@ -1,8 +1,8 @@
 // The router: any method and path (the request line's target) is dispatched
 // to one route with the right number of parameters, or refused with 404/405.
 
-#include "api/ApiError.h"
-#include "api/Router.h"
+#include "api/http/ApiError.h"
+#include "api/http/Router.h"
 #include "tests/fuzz/FuzzInput.h"
 
 #include <httplib.h>

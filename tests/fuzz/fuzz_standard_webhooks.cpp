@@ -1,7 +1,7 @@
 // Standard Webhooks header parsing and verification: any secret, headers and
 // body give a verdict, never a crash; what sign() makes verifies.
 
-#include "api/StandardWebhookSignature.h"
+#include "api/webhooks/StandardWebhookSignature.h"
 #include "tests/fuzz/FuzzInput.h"
 
 #include <cstdlib>

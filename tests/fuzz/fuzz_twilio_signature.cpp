@@ -2,8 +2,8 @@
 // form body is verified without crashing, and what compute() signs always
 // verifies (with the scheme's default port added or removed as Twilio does).
 
-#include "api/FormBody.h"
-#include "api/TwilioSignature.h"
+#include "api/webhooks/FormBody.h"
+#include "api/webhooks/TwilioSignature.h"
 #include "tests/fuzz/FuzzInput.h"
 
 #include <cstdlib>

@@ -1,7 +1,7 @@
 -- calltrack schema: the one source of truth. Compiled into the binary at build
--- time (db/SchemaSql.cpp is generated from this file) and applied to a fresh
+-- time (db/storage/SchemaSql.cpp is generated from this file) and applied to a fresh
 -- database in one transaction. Upgrades of existing databases are the numbered
--- steps in db/Migrations.cpp; each step ends at the version below.
+-- steps in db/storage/Migrations.cpp; each step ends at the version below.
 --
 -- Conventions an operator can rely on in the sqlite3 shell:
 --   * times are INTEGER milliseconds since the Unix epoch (UTC) in tables and

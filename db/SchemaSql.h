@@ -1,6 +1,0 @@
-#pragma once
-// The text of schema.sql, compiled in by CMake (db/SchemaSql.cpp.in).
-
-namespace calltrack::db {
-extern const char* const kSchemaSql;
-}
