@@ -133,17 +133,27 @@ TEST_CASE(
         // operator retrying would
         shell.exec("PRAGMA busy_timeout = 5000");
         shell.exec("BEGIN IMMEDIATE");
+        // One write failed; the rest were spooled behind it without trying
+        // (their answers say so). How many writes failed in all depends on
+        // how long this took: serve's own jobs write every second.
+        const std::string behind = "earlier events are still waiting in the spool";
+        int answered = 0, spooledBehind = 0;
         for (const auto& r : flows(ids)) {
             auto res = test::postTwilio(api, r);
             REQUIRE(res);
             CHECK(res->status == 202);
-            CHECK(json::parse(res->body)["outcome"] == "spooled");
+            const auto answer = json::parse(res->body);
+            CHECK(answer["outcome"] == "spooled");
+            const bool isBehind =
+                answer["detail"].get<std::string>().find(behind) != std::string::npos;
+            CHECK_MESSAGE(isBehind == (answered++ > 0), answer["detail"].get<std::string>());
+            spooledBehind += isBehind;
         }
+        CHECK(spooledBehind == 8);
         // Answered while the lock is held (the breaker answers at once).
         auto usage = getJson(api, "/v1/usage");
         CHECK(usage["database"]["wal"]["wal_bytes"].is_number());
-        // One write failed; the rest were spooled behind it without trying.
-        CHECK(usage["database"]["breaker"]["consecutive_failures"] == 1);
+        CHECK(usage["database"]["breaker"]["consecutive_failures"] >= 1);
         CHECK(usage["spool"]["pending_records"] == 9);
         CHECK(usage["spool"]["spooled_answers"] == 9);
         auto ready = api.Get("/readyz");
