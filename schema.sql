@@ -1,8 +1,9 @@
 -- calltrack schema: the one source of truth. Compiled into the binary at build
--- time (db/storage/SchemaSql.cpp is generated from this file) and applied to a fresh
--- database in one transaction. Upgrades of existing databases are the numbered
--- steps in db/storage/Migrations.cpp; each step ends at the version below. Columns a
--- step adds come last in their table here, where ALTER TABLE puts them.
+-- time (db/storage/SchemaSql.cpp.in, filled with this file into the build
+-- tree) and applied to a fresh database in one transaction. Upgrades of
+-- existing databases are the numbered steps in db/storage/Migrations.cpp;
+-- each step ends at the version below. Columns a step adds come last in
+-- their table here, where ALTER TABLE puts them.
 --
 -- Conventions an operator can rely on in the sqlite3 shell:
 --   * times are INTEGER milliseconds since the Unix epoch (UTC) in tables and

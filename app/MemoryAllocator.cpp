@@ -1,4 +1,4 @@
-#include "app/serve/MemoryAllocator.h"
+#include "app/MemoryAllocator.h"
 
 #include <cstdlib>
 #include <cstring>

@@ -1,5 +1,5 @@
 #include "app/cli/CliCommands.h"
-#include "app/serve/MemoryAllocator.h"
+#include "app/MemoryAllocator.h"
 
 int main(int argc, char** argv) {
     calltrack::app::configureMemoryAllocator();

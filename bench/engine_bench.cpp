@@ -15,7 +15,7 @@
 //                     [--sections all|latency] [--cell N --workload admits|pairs
 //                     --durability full|normal] [--cell -N]
 
-#include "app/serve/MemoryAllocator.h"
+#include "app/MemoryAllocator.h"
 #include "db/calls/AdmissionEngine.h"
 #include "db/calls/CallLifecycle.h"
 #include "db/storage/Database.h"

@@ -6,6 +6,7 @@
 #include "app/jobs/ReaperJob.h"
 #include "db/calls/CallTable.h"
 #include "db/coordination/LeaderLease.h"
+#include "tests/QuietLog.h"
 #include "tests/TestSupport.h"
 
 #include <cstdio>
@@ -19,13 +20,7 @@ namespace {
 
 constexpr int64_t kTtlMs = 10'000;
 
-// JSON log lines go nowhere: the tests look at the database, not the log.
-struct QuietLog {
-    QuietLog() : sink(std::fopen("/dev/null", "w")), log(api::LogLevel::debug, sink) {}
-    ~QuietLog() { std::fclose(sink); }
-    std::FILE* sink;
-    api::JsonLog log;
-};
+using test::QuietLog;
 
 db::Call stored(test::TestDatabase& t, int64_t id) {
     return *t.database->readers().read(

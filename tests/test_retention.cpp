@@ -2,10 +2,14 @@
 // events, older than settings.retention_hours are purged in bounded batches;
 // the append-only guards allow exactly that, and nothing younger.
 
+#include "app/jobs/PurgeJob.h"
+#include "db/coordination/LeaderLease.h"
 #include "db/history/UsageRecorder.h"
 #include "db/storage/RetentionPurge.h"
+#include "tests/QuietLog.h"
 #include "tests/TestSupport.h"
 
+#include <SQLiteCpp/Transaction.h>
 #include <doctest/doctest.h>
 
 #include <string>
@@ -135,6 +139,70 @@ TEST_SUITE("retention") {
         CHECK(b.more);
         CHECK(f.purgeAll(10).botEvents == 20);
         CHECK(f.count("SELECT count(*) FROM bot_events") == 1);
+    }
+
+    TEST_CASE(
+        "PurgeJob purges keys past a full batch and retention, only while the reaper's lease is "
+        "held, and nothing once stopped") {
+        RetentionFixture f;
+        test::QuietLog quiet;
+        db::IdempotencyStore idempotency(f.t.database->writer(), f.t.clock);
+        db::ProviderCallEvents providerEvents(f.t.database->writer(), f.t.clock);
+        db::LeaderLease lease(f.t.database->writer(), f.t.clock, "reaper", "this", 10'000);
+        db::LeaderLease other(f.t.database->writer(), f.t.clock, "reaper", "other", 10'000);
+        app::PurgeJob job(idempotency, providerEvents, *f.t.intake, f.purge, lease, quiet.log,
+                          std::chrono::hours(1));
+        // More keys than one batch holds: the job must go on after a full one.
+        const int keys = app::PurgeJob::kBatch + 500;
+        {
+            auto raw = test::openRaw(f.t.options.path);
+            SQLite::Transaction tx(raw);
+            SQLite::Statement insert(raw,
+                                     "INSERT INTO idempotency_keys (scope, key, request_sha256, "
+                                     "created_at) VALUES ('admin', ?1, 'h', ?2)");
+            for (int i = 0; i < keys; ++i) {
+                insert.bind(1, "k-" + std::to_string(i));
+                insert.bind(2, static_cast<int64_t>(f.t.clock.nowMs()));
+                insert.exec();
+                insert.reset();
+            }
+            tx.commit();
+        }
+        for (int i = 0; i < 5; ++i) f.admitEnded("old-" + std::to_string(i));
+        f.t.clock.advanceMs(db::IdempotencyStore::kKeepMs + 1);
+        f.admitEnded("fresh");  // the database's own "now" moves on too
+        f.history.fold(1000);
+        const auto nothing = [](const app::PurgeTotals& p) {
+            return p.idempotencyKeys + p.pendingEvents + p.spoolKeys + p.retention.calls +
+                       p.retention.events + p.retention.botEvents ==
+                   0;
+        };
+
+        // Another process holds the lease: it purges, this one does not.
+        REQUIRE(other.acquireOrRenew());
+        CHECK_FALSE(lease.acquireOrRenew());
+        CHECK(nothing(job.runOnce()));
+        CHECK(f.count("SELECT count(*) FROM idempotency_keys") == keys);
+        CHECK(f.count("SELECT count(*) FROM calls") == 6);
+
+        other.release();
+        REQUIRE(lease.acquireOrRenew());
+        const auto purged = job.runOnce();
+        CHECK(purged.idempotencyKeys == keys);
+        CHECK(purged.retention.calls == 5);
+        CHECK(f.count("SELECT count(*) FROM idempotency_keys") == 0);
+        CHECK(f.count("SELECT count(*) FROM calls") == 1);
+        CHECK_INVARIANTS(f.t);
+
+        // Stopped (serve shutting down): the lease is still held, yet the
+        // job purges nothing more.
+        f.t.clock.advanceMs(2 * db::IdempotencyStore::kKeepMs);
+        f.admitEnded("later");
+        f.history.fold(1000);
+        job.stop();
+        REQUIRE(lease.acquireOrRenew());
+        CHECK(nothing(job.runOnce()));
+        CHECK(f.count("SELECT count(*) FROM calls") == 2);
     }
 
     TEST_CASE("retention hours are bounded") {

@@ -6,6 +6,7 @@
 // and the database breaker moves as documented. (Through the real server:
 // test_database_trouble.)
 
+#include "app/jobs/ProcessHeartbeatJob.h"
 #include "db/coordination/ProcessRegistry.h"
 #include "db/spool/EventIntake.h"
 #include "db/spool/IntakeSpool.h"
@@ -13,6 +14,7 @@
 #include "db/spool/SpoolFile.h"
 #include "db/spool/SpoolLedger.h"
 #include "db/storage/DatabaseBreaker.h"
+#include "tests/QuietLog.h"
 #include "tests/TestSupport.h"
 
 #include <doctest/doctest.h>
@@ -429,6 +431,40 @@ TEST_CASE(
     b.leave(db::noDeadline());
     a.leave(db::noDeadline());
     CHECK(live() == 1);  // never below one: the asking process
+}
+
+TEST_CASE(
+    "ProcessHeartbeatJob: a shell holding the write lock stops the heartbeat row, not the "
+    "share snapshot, which is read") {
+    TestDatabase t;
+    auto patch = test::limitPatch(2);
+    patch.onDatabaseUnavailable = db::UnavailablePolicy::admit_within_share;
+    t.clients->create("acme", patch);
+    test::QuietLog quiet;
+    db::ProcessRegistry processes(t.database->writer(), t.clock, "this", 1);
+    db::OfflineAdmissions offline;
+    app::ProcessHeartbeatJob job(processes, offline, t.database->readers(), t.clock, quiet.log);
+    const auto heartbeatAt = [&] {
+        return test::scalar(t, "SELECT coalesce(max(heartbeat_at), 0) FROM processes");
+    };
+
+    CHECK(job.runOnce());
+    CHECK(heartbeatAt() == t.clock.nowMs());
+    CHECK(offline.stats().snapshotAtMs == t.clock.nowMs());
+    CHECK(offline.stats().liveProcesses == 1);
+
+    auto shell = test::openRaw(t.options.path);
+    shell.exec("BEGIN IMMEDIATE");
+    t.clock.advanceMs(3000);
+    CHECK_FALSE(job.runOnce());  // the heartbeat gave up after its deadline
+    CHECK(heartbeatAt() == t.clock.nowMs() - 3000);
+    CHECK(offline.stats().snapshotAtMs == t.clock.nowMs());
+    // The fresh snapshot is what grants go by: acme's two free slots.
+    CHECK(offline.grant("acme", "x") == db::OfflineAdmissions::Grant::granted);
+    shell.exec("ROLLBACK");
+
+    CHECK(job.runOnce());
+    CHECK(heartbeatAt() == t.clock.nowMs());
 }
 
 TEST_CASE("offline grants: within floor(free / processes), 'again' only once spooled") {

@@ -1,6 +1,7 @@
 #include "api/http/HttpServer.h"
 
 #include "api/http/ApiError.h"
+#include "api/http/JsonResponse.h"
 #include "api/routes/Routes.h"
 #include "db/tenants/ApiTokens.h"
 
@@ -35,33 +36,6 @@ bool acceptableRequestId(const std::string& id) {
     return true;
 }
 
-}  // namespace
-
-void sendJson(httplib::Response& res, int status, const nlohmann::json& body) {
-    res.status = status;
-    res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                    "application/json");
-}
-
-void sendJsonText(httplib::Response& res, int status, std::string body) {
-    res.status = status;
-    // set_content() without its copy of the body.
-    res.body = std::move(body);
-    res.headers.erase("Content-Type");
-    res.set_header("Content-Type", "application/json");
-}
-
-void requireAdmin(const RequestContext& rc) {
-    if (!rc.principal.isAdmin())
-        throw ApiError(403, "forbidden", "this endpoint needs the admin token");
-}
-
-bool maySee(const RequestContext& rc, const std::string& clientId) {
-    return rc.principal.isAdmin() ||
-           (rc.principal.kind == Principal::Kind::client && rc.principal.clientId == clientId);
-}
-
-namespace {
 BearerAuth::TokenLookup tokenLookup(ApiContext& ctx) {
     return [&ctx](const std::string& secret) -> std::optional<Principal> {
         auto token = ctx.database.authReaders().read(
@@ -102,6 +76,7 @@ HttpServer::HttpServer(ApiContext& ctx, HttpOptions options)
     addOpenApiRoute(router_);
     addCallRoutes(router_, ctx_);
     addClientRoutes(router_, ctx_);
+    addUsageRoute(router_, ctx_);
     addWebhookRoutes(router_, ctx_);
     addTwilioVoiceRoute(router_, ctx_);
     addBatchRoute(router_, ctx_);

@@ -3,6 +3,8 @@
 #include "api/metrics/ProcessMetrics.h"
 #include "app/jobs/AlertJob.h"
 #include "app/jobs/HistoryJob.h"
+#include "app/jobs/ProcessHeartbeatJob.h"
+#include "app/jobs/PurgeJob.h"
 #include "app/jobs/ReaperJob.h"
 #include "app/jobs/SpoolReplayJob.h"
 #include "db/bots/BotRegistry.h"
@@ -161,56 +163,17 @@ int runServe(const ServeOptions& options, api::JsonLog& log, const ShutdownSigna
         log.warn("start-up reap failed; the reaper retries every interval", {{"error", e.what()}});
     }
     spoolReplay.start();
-    // Every second: this process's heartbeat row, and the free slots of
-    // admit_within_share clients as last seen (reads work while a shell
-    // holds the write lock, so the figures stay current through a lock).
     db::ProcessRegistry processes(database.writer(), clock, lease.holder(), ::getpid());
-    PeriodicJob shares(
-        "processes", std::chrono::seconds(1),
-        [&] {
-            try {
-                processes.heartbeat(std::chrono::steady_clock::now() +
-                                    std::chrono::milliseconds(500));
-            } catch (const db::EngineError&) {
-                // the database is unavailable: the last snapshot stands
-            }
-            try {
-                offline.refresh(database.readers().read([&](db::Connection& c) {
-                    return db::ShareSnapshot::readIn(c, clock.nowMs());
-                }));
-            } catch (const db::EngineError&) {
-            }
-        },
-        log);
+    ProcessHeartbeatJob heartbeats(processes, offline, database.readers(), clock, log);
+    heartbeats.start();
     PeriodicJob checkpoints(
         "checkpoint", options.checkpointInterval, [&wal] { wal.checkpoint(); }, log);
     reaper.start();
-    // Idempotency keys and provider events kept for a call that never came
-    // are kept 24 h; spool ledger keys 7 days; ended calls, their events and bot events
-    // settings.retention_hours (30 days). The reaper's lease holder purges
-    // them in bounded batches, each its own writer operation, and stops once
-    // the lease is lost or serve is stopping.
     db::IdempotencyStore idempotency(database.writer(), clock);
     db::RetentionPurge retention(database.writer(), clock);
-    PeriodicJob keyPurge(
-        "purge", options.purgeInterval,
-        [&] {
-            const auto go = [&] { return lease.held() && !keyPurge.stopping(); };
-            while (go() && idempotency.purgeExpired(1000) == 1000) {
-            }
-            while (go() && providerEvents.purgeExpiredPending(1000) == 1000) {
-            }
-            while (go() && intake.purgeAppliedKeys(1000) == 1000) {
-            }
-            const auto purged = retention.purgeDue(go);
-            if (purged.calls + purged.events + purged.botEvents > 0) {
-                log.info("retention purge", {{"calls", purged.calls},
-                                             {"events", purged.events},
-                                             {"bot_events", purged.botEvents},
-                                             {"batches", purged.batches}});
-            }
-        },
-        log);
+    PurgeJob purge(idempotency, providerEvents, intake, retention, lease, log,
+                   options.purgeInterval);
+    purge.start();
     // Bot warm-ups: its own lease, so the reaper and the scheduler may run in
     // different processes; an admission that finds no free bot wakes it.
     db::WarmupClaims warmupClaims(database.writer(), clock);
@@ -294,11 +257,11 @@ int runServe(const ServeOptions& options, api::JsonLog& log, const ShutdownSigna
     warmups.stop();
     history.stop();
     alerts.stop();
-    keyPurge.stop();
+    purge.stop();
     reaper.stop();
     spoolReplay.stop();
     checkpoints.stop();
-    shares.stop();
+    heartbeats.stop();
     try {
         processes.leave(std::chrono::steady_clock::now() + std::chrono::seconds(1));
     } catch (const db::EngineError&) {

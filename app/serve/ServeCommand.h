@@ -1,9 +1,11 @@
 #pragma once
-// `calltrack serve`: opens (creating if needed) the database, ends expired
-// calls once, then serves the HTTP API and runs the background jobs (reaper,
-// idempotency-key purge, bot warm-up scheduler) until
-// SIGINT or SIGTERM, and shuts down in order: stop accepting and finish
-// in-flight requests, stop the jobs, drain the writer, exit 0.
+// `calltrack serve`: opens (creating if needed) the database, adopts
+// orphaned spool segments, ends expired calls once, then serves the HTTP API
+// and runs the background jobs (app/jobs/: spool replay, process heartbeat,
+// WAL checkpoints, reaper, purges, utilization history, alerts; app/warmup/:
+// the bot warm-up scheduler) until SIGINT or SIGTERM, and shuts down in
+// order: stop accepting and finish in-flight requests, stop the jobs, drain
+// the writer, exit 0.
 
 #include "api/http/HttpServer.h"
 #include "api/logging/JsonLog.h"
