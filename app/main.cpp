@@ -1,5 +1,5 @@
-#include "app/cli/CliCommands.h"
 #include "app/MemoryAllocator.h"
+#include "app/cli/CliCommands.h"
 
 int main(int argc, char** argv) {
     calltrack::app::configureMemoryAllocator();

@@ -192,8 +192,7 @@ int runCli(int argc, char** argv) {
     std::string listen = "127.0.0.1:8080";
     std::string logLevel = "info";
     int writerNice = -10;
-    auto* serveCmd =
-        app.add_subcommand("serve", "serve the HTTP API and run the background jobs");
+    auto* serveCmd = app.add_subcommand("serve", "serve the HTTP API and run the background jobs");
     serveCmd
         ->add_option("--listen", listen,
                      "HOST:PORT to listen on; without CALLTRACK_ADMIN_TOKEN only a loopback "
