@@ -1,6 +1,7 @@
 #include "app/cli/BotCommands.h"
 
 #include "api/json/ResourceJson.h"
+#include "app/cli/CellText.h"
 #include "app/cli/ExitCode.h"
 #include "app/cli/TextTable.h"
 #include "db/EngineError.h"
@@ -41,9 +42,6 @@ struct BotSession {
 
 std::string orDash(const std::optional<std::string>& text) {
     return text ? *text : "-";
-}
-std::string optTime(const std::optional<int64_t>& ms) {
-    return ms ? db::isoTime(*ms) : "-";
 }
 std::string owner(const db::Bot& b) {
     return b.clientId ? *b.clientId : "(shared)";

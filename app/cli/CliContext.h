@@ -1,7 +1,6 @@
 #pragma once
-// What the command groups defined outside CliCommands.cpp (bot, warm pool)
-// need from runCli: the database options as parsed, and where to put the
-// work of the subcommand that was chosen. Commands run only after the whole
+// What every command group (app/cli/*Commands) needs from runCli: the database options as parsed,
+// and where to put the work of the subcommand that was chosen. Commands run only after the whole
 // command line parsed, so a usage error never opens (or locks) the database.
 
 #include "db/storage/Database.h"
