@@ -212,6 +212,66 @@ TEST_SUITE("slow clients") {
         CHECK(bodyOf(u)["connections"]["overloaded"].get<int64_t>() >= 1);
     }
 
+    TEST_CASE(
+        "a flood beyond what the rejecter holds: every surplus connection gets its 503 or is "
+        "closed, and each one closed unanswered is counted as such") {
+        ServeProcess server({"--max-connections", "8", "--request-timeout-ms", "60000"});
+        std::vector<std::unique_ptr<RawConnection>> held;
+        for (int i = 0; i < 8; ++i) {
+            held.push_back(std::make_unique<RawConnection>(server.port()));
+            REQUIRE(held.back()->send("GET /healthz HTTP/1.1\r\n"));
+        }
+        int probes503 = 0;
+        for (int attempt = 0; attempt < 20 && probes503 == 0; ++attempt) {
+            if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            RawConnection probe(server.port());
+            REQUIRE(probe.send(get("/healthz")));
+            probes503 += statusOf(probe.readResponse()) == 503;
+        }
+        REQUIRE(probes503 == 1);
+        // More than the rejecter holds (256), connected faster than it lets
+        // one go (each is held 0.25 s for its request, then up to 1 s for
+        // the client's EOF), saying nothing. A slow machine may let some go
+        // early: then another wave, so that some surely find it full.
+        int answered = 0, unanswered = 0;
+        for (int wave = 0; wave < 5 && unanswered == 0; ++wave) {
+            std::vector<std::unique_ptr<RawConnection>> flood;
+            for (int i = 0; i < 300; ++i)
+                flood.push_back(std::make_unique<RawConnection>(server.port()));
+            for (auto& c : flood) {
+                const std::string r = c->readResponse();
+                if (statusOf(r) == 503) {
+                    ++answered;
+                } else {
+                    INFO(r);
+                    // Nothing at all, and closed: not a receive timeout.
+                    REQUIRE(r.empty());
+                    REQUIRE(c->closedByServer());
+                    ++unanswered;
+                }
+            }
+        }
+        CHECK(answered >= 256);
+        REQUIRE(unanswered > 0);
+        held.clear();
+        json u;
+        for (int attempt = 0; attempt < 20; ++attempt) {
+            if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            RawConnection later(server.port());
+            REQUIRE(later.send(get("/v1/usage")));
+            const std::string r = later.readResponse();
+            if (statusOf(r) == 200) {
+                u = bodyOf(r)["connections"];
+                break;
+            }
+        }
+        REQUIRE(u.is_object());
+        CHECK(u["overloaded_unanswered"] == unanswered);
+        // The probe, the flood, and any /v1/usage tried while the held
+        // connections were still being let go.
+        CHECK(u["overloaded"].get<int64_t>() >= probes503 + answered + unanswered);
+    }
+
     TEST_CASE("idle keep-alive connections are closed at once while 3/4 of the cap is in use") {
         ServeProcess server({"--max-connections", "16", "--keep-alive-ms", "60000"});
         std::vector<std::unique_ptr<RawConnection>> idle;

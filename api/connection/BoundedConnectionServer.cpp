@@ -68,7 +68,7 @@ void BoundedConnectionServer::lingerClose(int sock) {
 bool BoundedConnectionServer::process_and_close_socket(socket_t sock) {
     if (ConnectionPool::overflowing()) {
         counters_.overloaded.fetch_add(1);
-        rejecter_.take(sock);
+        if (!rejecter_.take(sock)) counters_.overloadedUnanswered.fetch_add(1);
         return false;
     }
     counters_.open.fetch_add(1);

@@ -28,8 +28,11 @@ struct ConnectionLimits {
 
 // Per-process counts (GET /v1/usage → "connections").
 struct ConnectionCounters {
-    std::atomic<int64_t> open{0};              // being served now
-    std::atomic<uint64_t> overloaded{0};       // beyond the cap: 503 (or closed)
+    std::atomic<int64_t> open{0};         // being served now
+    std::atomic<uint64_t> overloaded{0};  // beyond the cap: 503 (or closed)
+    // Of those, closed without an answer: the rejecter already held
+    // OverloadRejecter::kMaxHeld sockets (a flood, not a busy hour).
+    std::atomic<uint64_t> overloadedUnanswered{0};
     std::atomic<uint64_t> requestTimeouts{0};  // answered 408
     std::atomic<uint64_t> idleClosedEarly{0};  // keep-alive closed under pressure
 };

@@ -42,7 +42,7 @@ OverloadRejecter::~OverloadRejecter() {
     ::close(wakeWrite_);
 }
 
-void OverloadRejecter::take(int fd) {
+bool OverloadRejecter::take(int fd) {
     {
         std::lock_guard lock(mutex_);
         if (!stop_ && held_ < kMaxHeld) {
@@ -50,10 +50,11 @@ void OverloadRejecter::take(int fd) {
             incoming_.push_back(fd);
             const char byte = 0;
             [[maybe_unused]] auto n = ::write(wakeWrite_, &byte, 1);
-            return;
+            return true;
         }
     }
     ::close(fd);
+    return false;
 }
 
 void OverloadRejecter::answer(Held& h) {

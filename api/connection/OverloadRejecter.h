@@ -27,8 +27,9 @@ class OverloadRejecter {
     OverloadRejecter(const OverloadRejecter&) = delete;
     OverloadRejecter& operator=(const OverloadRejecter&) = delete;
 
-    // Takes ownership of the socket.
-    void take(int fd);
+    // Takes ownership of the socket. False: it was closed at once, without
+    // an answer (kMaxHeld are held already, or the rejecter is stopping).
+    [[nodiscard]] bool take(int fd);
     static constexpr size_t kMaxHeld = 256;
 
   private:

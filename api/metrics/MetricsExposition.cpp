@@ -379,6 +379,12 @@ std::string MetricsExposition::render(ApiContext& ctx) {
                          "Connections beyond --max-connections answered 503 or closed",
                          MetricType::Counter,
                          static_cast<double>(ctx.connectionCounters.overloaded.load()), p));
+    out.push_back(single(
+        "calltrack_http_connections_overloaded_unanswered_total",
+        "Of the connections beyond --max-connections, those closed without a 503: the server "
+        "already held 256 waiting for theirs (a connection flood)",
+        MetricType::Counter,
+        static_cast<double>(ctx.connectionCounters.overloadedUnanswered.load()), p));
     out.push_back(single("calltrack_http_request_timeouts_total",
                          "Requests answered 408 (head or body too slow)", MetricType::Counter,
                          static_cast<double>(ctx.connectionCounters.requestTimeouts.load()), p));

@@ -33,6 +33,7 @@ void addUsageRoute(Router& router, ApiContext& ctx) {
             const auto& conn = ctx.connectionCounters;
             body["connections"] = {{"open", conn.open.load()},
                                    {"overloaded", conn.overloaded.load()},
+                                   {"overloaded_unanswered", conn.overloadedUnanswered.load()},
                                    {"request_timeouts", conn.requestTimeouts.load()},
                                    {"idle_closed_early", conn.idleClosedEarly.load()}};
             // Database trouble as this process met it.
