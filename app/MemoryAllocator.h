@@ -9,4 +9,10 @@ namespace calltrack::app {
 // allocator's own environment variable for that setting, which then wins.
 void configureMemoryAllocator();
 
+// Gives what the calling thread's allocator cache holds back to the
+// process, and free pages back to the system. For a thread about to wait
+// long (an idle HTTP connection thread): its cache would otherwise stay
+// full until it allocates again.
+void releaseThreadMemory();
+
 }  // namespace calltrack::app

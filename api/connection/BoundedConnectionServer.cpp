@@ -26,7 +26,8 @@ BoundedConnectionServer::BoundedConnectionServer(ConnectionLimits limits,
                          "too many connections: retry shortly, or on another instance");
       }) {
     new_task_queue = [this] {
-        auto* pool = new ConnectionPool(limits_.maxConnections, limits_.warmThreads);
+        auto* pool = new ConnectionPool(limits_.maxConnections, limits_.warmThreads,
+                                        std::chrono::seconds(30), limits_.onThreadIdle);
         pool_.store(pool);
         return pool;
     };

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace calltrack::api {
 
@@ -24,6 +25,9 @@ struct ConnectionLimits {
     size_t keepAliveMaxRequests = 1000;
     // Each write of a response waits at most this for the client to read.
     std::chrono::milliseconds writeTimeout{5000};
+    // Run on a connection thread idle for a second (ConnectionPool): serve
+    // gives the thread's malloc cache back (app/MemoryAllocator).
+    std::function<void()> onThreadIdle{};
 };
 
 // Per-process counts (GET /v1/usage → "connections").

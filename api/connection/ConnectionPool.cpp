@@ -21,10 +21,13 @@ struct OverflowScope {
 }  // namespace
 
 ConnectionPool::ConnectionPool(size_t maxConnections, size_t warmThreads,
-                               std::chrono::milliseconds idleExit)
+                               std::chrono::milliseconds idleExit, std::function<void()> onIdle,
+                               std::chrono::milliseconds idleHint)
     : maxConnections_(std::max<size_t>(1, maxConnections)),
       warmThreads_(std::min(warmThreads, maxConnections_)),
-      idleExit_(idleExit) {}
+      idleExit_(idleExit),
+      onIdle_(std::move(onIdle)),
+      idleHint_(std::min(idleHint, idleExit)) {}
 
 ConnectionPool::~ConnectionPool() {
     shutdown();
@@ -75,13 +78,24 @@ void ConnectionPool::run(Worker& self) {
     // Named for `top -H`, `ps -L` and profilers (at most 15 characters).
     pthread_setname_np(pthread_self(), "ct-http");
     std::unique_lock lock(mutex_);
+    // onIdle_ ran since this thread's last connection. A thread beyond the
+    // warm ones exits once idle for idleExit_ after that.
+    bool hinted = !onIdle_;
     for (;;) {
         ++idle_;
-        const bool woken =
-            wake_.wait_for(lock, idleExit_, [&] { return !tasks_.empty() || shutdown_; });
+        const bool woken = wake_.wait_for(lock, hinted ? idleExit_ : idleHint_,
+                                          [&] { return !tasks_.empty() || shutdown_; });
         --idle_;
         if (tasks_.empty()) {
-            if (shutdown_ || (!woken && live_ > warmThreads_)) break;
+            if (shutdown_) break;
+            if (!hinted) {
+                hinted = true;
+                lock.unlock();
+                onIdle_();
+                lock.lock();
+                continue;
+            }
+            if (!woken && live_ > warmThreads_) break;
             continue;
         }
         auto task = std::move(tasks_.front());
@@ -90,6 +104,7 @@ void ConnectionPool::run(Worker& self) {
         task();
         task = nullptr;
         open_.fetch_sub(1);
+        hinted = !onIdle_;
         lock.lock();
     }
     --live_;

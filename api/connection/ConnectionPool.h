@@ -24,8 +24,13 @@ namespace calltrack::api {
 
 class ConnectionPool : public httplib::TaskQueue {
   public:
+    // `onIdle` runs (unlocked) once on a thread that has waited `idleHint`
+    // for a connection since its last one: serve gives that thread's malloc
+    // cache back, which a thread blocked in a wait never would by itself.
     ConnectionPool(size_t maxConnections, size_t warmThreads,
-                   std::chrono::milliseconds idleExit = std::chrono::seconds(30));
+                   std::chrono::milliseconds idleExit = std::chrono::seconds(30),
+                   std::function<void()> onIdle = {},
+                   std::chrono::milliseconds idleHint = std::chrono::seconds(1));
     ~ConnectionPool() override;
     ConnectionPool(const ConnectionPool&) = delete;
     ConnectionPool& operator=(const ConnectionPool&) = delete;
@@ -53,6 +58,8 @@ class ConnectionPool : public httplib::TaskQueue {
     const size_t maxConnections_;
     const size_t warmThreads_;
     const std::chrono::milliseconds idleExit_;
+    const std::function<void()> onIdle_;
+    const std::chrono::milliseconds idleHint_;
     std::atomic<size_t> open_{0};
 
     std::mutex mutex_;

@@ -1,6 +1,7 @@
 #include "app/serve/ServeCommand.h"
 
 #include "api/metrics/ProcessMetrics.h"
+#include "app/MemoryAllocator.h"
 #include "app/jobs/AlertJob.h"
 #include "app/jobs/HistoryJob.h"
 #include "app/jobs/ProcessHeartbeatJob.h"
@@ -148,7 +149,9 @@ int runServe(const ServeOptions& options, api::JsonLog& log, const ShutdownSigna
     api.metrics.maxClientLabels = options.metricsMaxClients;
     std::unique_ptr<api::HttpServer> http;
     try {
-        http = std::make_unique<api::HttpServer>(api, options.http);
+        auto httpOptions = options.http;
+        httpOptions.connections.onThreadIdle = releaseThreadMemory;
+        http = std::make_unique<api::HttpServer>(api, std::move(httpOptions));
     } catch (const std::runtime_error& e) {
         log.error(e.what());
         return 2;
